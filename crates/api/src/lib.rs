@@ -1,0 +1,32 @@
+//! The DataStream API (B): how a Runnel job is written.
+//!
+//! A job is a program: it gets a [`StreamExecutionEnvironment`], creates streams
+//! from sources, transforms them (`map`, `flat_map`, `filter`, `key_by`, `reduce`,
+//! `process`, `union`, `connect`, partitioning), attaches sinks and calls
+//! `execute`. The program builds the StreamGraph; nothing runs until `execute`.
+//! Names follow Flink's DataStream API. Closures work wherever a function is
+//! expected; structs implementing the function traits are Flink's rich functions.
+
+mod connected;
+mod datastream;
+mod environment;
+mod error;
+pub mod functions;
+mod graph;
+mod keyed;
+pub mod operators;
+mod prototype;
+mod signal;
+
+pub use connected::ConnectedStreams;
+pub use datastream::{DataStream, DataStreamSink, SingleOutputStreamOperator};
+pub use environment::{
+    ENV_EXECUTION_MODE, ENV_PARALLELISM, EnvironmentSettings, ExecutionMode,
+    StreamExecutionEnvironment,
+};
+pub use error::EnvironmentError;
+pub use functions::{
+    CoFlatMapFunction, CoMapFunction, CoProcessFunction, Collector, FilterFunction,
+    FlatMapFunction, MapFunction, ProcessContext, ProcessFunction, ReduceFunction,
+};
+pub use keyed::KeyedStream;

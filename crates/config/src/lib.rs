@@ -1,0 +1,322 @@
+//! Configuration: the keys of Runnel's `config.yaml`, their types and defaults.
+//!
+//! A [`Configuration`] is a plain value: it is loaded once (from a file named by the
+//! `--config` flag or the `RUNNEL_CONFIG` / `RUNNEL_CONF_DIR` environment variables)
+//! and passed down explicitly; nothing reads configuration from a global. Keys follow
+//! Flink's names where Flink has one. The file may be flat (`parallelism.default: 4`)
+//! or nested (`parallelism: {default: 4}`). Unknown keys and ill-typed values are
+//! errors that name the file, the line and the key.
+
+mod error;
+mod options;
+mod values;
+mod yaml;
+
+pub use error::ConfigError;
+pub use options::{ConfigOption, OPTIONS, ValueKind};
+pub use values::{BufferTimeout, parse_duration, parse_memory_size};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variable naming the configuration file.
+pub const ENV_CONFIG_FILE: &str = "RUNNEL_CONFIG";
+/// Environment variable naming a directory holding `config.yaml`.
+pub const ENV_CONF_DIR: &str = "RUNNEL_CONF_DIR";
+/// File name looked up inside `RUNNEL_CONF_DIR`.
+pub const CONFIG_FILE_NAME: &str = "config.yaml";
+
+/// Every configurable setting, with Flink's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Configuration {
+    /// `parallelism.default`: parallelism of operators that set none (1).
+    pub default_parallelism: u32,
+    /// `pipeline.max-parallelism`: number of key groups; `None` derives it from the
+    /// parallelism as Flink does (at least 128).
+    pub max_parallelism: Option<u32>,
+    /// `execution.buffer-timeout.interval` / `.enabled`: when partly filled network
+    /// buffers are flushed (100 ms).
+    pub buffer_timeout: BufferTimeout,
+    /// `taskmanager.memory.segment-size`: size of a network buffer in bytes (32 KiB).
+    pub segment_size: usize,
+    /// `taskmanager.network.memory.buffers-per-channel`: buffers reserved for each
+    /// channel between two subtasks (2).
+    pub buffers_per_channel: u32,
+    /// `taskmanager.network.memory.floating-buffers-per-gate`: extra buffers shared by
+    /// the channels of one input (8).
+    pub floating_buffers_per_gate: u32,
+    /// `pipeline.operator-chaining.enabled`: whether operators are chained (true).
+    pub operator_chaining: bool,
+    /// `pipeline.auto-watermark-interval`: period of periodic watermark emission
+    /// (200 ms; zero disables).
+    pub auto_watermark_interval: Duration,
+}
+
+impl Default for Configuration {
+    fn default() -> Self {
+        Configuration {
+            default_parallelism: 1,
+            max_parallelism: None,
+            buffer_timeout: BufferTimeout::Interval(Duration::from_millis(100)),
+            segment_size: 32 * 1024,
+            buffers_per_channel: 2,
+            floating_buffers_per_gate: 8,
+            operator_chaining: true,
+            auto_watermark_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Configuration {
+    /// Parses YAML text; `origin` names it in errors (usually the file path).
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let entries = yaml::flatten(text, origin)?;
+        let mut config = Configuration::default();
+        let mut buffer_timeout_interval = None;
+        let mut buffer_timeout_enabled = None;
+        for entry in entries {
+            let option = options::find(&entry.key).ok_or_else(|| ConfigError::UnknownKey {
+                origin: origin.to_string(),
+                line: entry.line,
+                key: entry.key.clone(),
+                suggestion: options::closest(&entry.key).map(str::to_string),
+            })?;
+            let bad = |expected: &str| ConfigError::InvalidValue {
+                origin: origin.to_string(),
+                line: entry.line,
+                key: entry.key.clone(),
+                value: entry.value.clone(),
+                expected: expected.to_string(),
+            };
+            let v = entry.value.as_str();
+            match option.key {
+                "parallelism.default" => {
+                    config.default_parallelism =
+                        values::parse_positive(v).ok_or_else(|| bad(option.kind.describe()))?
+                }
+                "pipeline.max-parallelism" => {
+                    let p = values::parse_positive(v)
+                        .filter(|p| *p <= runnel_max_parallelism())
+                        .ok_or_else(|| bad("an integer from 1 to 32768"))?;
+                    config.max_parallelism = Some(p);
+                }
+                "execution.buffer-timeout.interval" => {
+                    buffer_timeout_interval =
+                        Some(parse_duration(v).ok_or_else(|| bad(option.kind.describe()))?)
+                }
+                "execution.buffer-timeout.enabled" => {
+                    buffer_timeout_enabled =
+                        Some(values::parse_bool(v).ok_or_else(|| bad(option.kind.describe()))?)
+                }
+                "taskmanager.memory.segment-size" => {
+                    let size = parse_memory_size(v)
+                        .filter(|s| *s >= 4096 && *s <= 64 * 1024 * 1024)
+                        .ok_or_else(|| bad("a memory size from 4kb to 64mb"))?;
+                    config.segment_size = size;
+                }
+                "taskmanager.network.memory.buffers-per-channel" => {
+                    config.buffers_per_channel =
+                        values::parse_positive(v).ok_or_else(|| bad(option.kind.describe()))?
+                }
+                "taskmanager.network.memory.floating-buffers-per-gate" => {
+                    config.floating_buffers_per_gate =
+                        values::parse_non_negative(v).ok_or_else(|| bad(option.kind.describe()))?
+                }
+                "pipeline.operator-chaining.enabled" => {
+                    config.operator_chaining =
+                        values::parse_bool(v).ok_or_else(|| bad(option.kind.describe()))?
+                }
+                "pipeline.auto-watermark-interval" => {
+                    config.auto_watermark_interval =
+                        parse_duration(v).ok_or_else(|| bad(option.kind.describe()))?
+                }
+                other => unreachable!("option {other} is in the table but has no parser"),
+            }
+        }
+        if buffer_timeout_enabled == Some(false) {
+            config.buffer_timeout = BufferTimeout::Disabled;
+        }
+        if let (Some(interval), BufferTimeout::Interval(_)) =
+            (buffer_timeout_interval, config.buffer_timeout)
+        {
+            config.buffer_timeout = BufferTimeout::Interval(interval);
+        }
+        Ok(config)
+    }
+
+    /// Loads a configuration file.
+    pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// The configuration file named by the environment, if any: `RUNNEL_CONFIG`
+    /// (a file) takes precedence over `RUNNEL_CONF_DIR` (a directory holding
+    /// `config.yaml`).
+    pub fn file_from_env() -> Option<PathBuf> {
+        if let Some(file) = std::env::var_os(ENV_CONFIG_FILE).filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(file));
+        }
+        std::env::var_os(ENV_CONF_DIR)
+            .filter(|v| !v.is_empty())
+            .map(|dir| PathBuf::from(dir).join(CONFIG_FILE_NAME))
+    }
+
+    /// Loads the file named by the environment, or the defaults when none is named.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match Self::file_from_env() {
+            Some(path) => Self::load_file(&path),
+            None => Ok(Configuration::default()),
+        }
+    }
+}
+
+fn runnel_max_parallelism() -> u32 {
+    1 << 15
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_flinks() {
+        let c = Configuration::default();
+        assert_eq!(c.default_parallelism, 1);
+        assert_eq!(c.segment_size, 32 * 1024);
+        assert_eq!(
+            c.buffer_timeout,
+            BufferTimeout::Interval(Duration::from_millis(100))
+        );
+        assert_eq!(c.auto_watermark_interval, Duration::from_millis(200));
+        assert!(c.operator_chaining);
+    }
+
+    #[test]
+    fn flat_and_nested_keys_are_equivalent() {
+        let flat = "parallelism.default: 4\npipeline.max-parallelism: 256\n";
+        let nested = "parallelism:\n  default: 4\npipeline:\n  max-parallelism: 256\n";
+        let a = Configuration::from_yaml_str(flat, "flat").unwrap();
+        let b = Configuration::from_yaml_str(nested, "nested").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.default_parallelism, 4);
+        assert_eq!(a.max_parallelism, Some(256));
+    }
+
+    #[test]
+    fn typed_values_parse() {
+        let c = Configuration::from_yaml_str(
+            "execution.buffer-timeout.interval: 5 ms\n\
+             taskmanager.memory.segment-size: 64kb\n\
+             pipeline.operator-chaining.enabled: false\n\
+             pipeline.auto-watermark-interval: 1s\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.buffer_timeout,
+            BufferTimeout::Interval(Duration::from_millis(5))
+        );
+        assert_eq!(c.segment_size, 64 * 1024);
+        assert!(!c.operator_chaining);
+        assert_eq!(c.auto_watermark_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn disabling_the_buffer_timeout_means_flush_only_when_full() {
+        let c = Configuration::from_yaml_str(
+            "execution.buffer-timeout.enabled: false\nexecution.buffer-timeout.interval: 5 ms\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.buffer_timeout, BufferTimeout::Disabled);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_suggests() {
+        let err = Configuration::from_yaml_str("# c\nparalelism.default: 2\n", "conf/config.yaml")
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("conf/config.yaml:2"), "{msg}");
+        assert!(msg.contains("paralelism.default"), "{msg}");
+        assert!(msg.contains("did you mean `parallelism.default`"), "{msg}");
+    }
+
+    #[test]
+    fn ill_typed_values_are_errors() {
+        for (text, key) in [
+            ("parallelism.default: abc", "parallelism.default"),
+            ("parallelism.default: 0", "parallelism.default"),
+            ("parallelism.default: -3", "parallelism.default"),
+            (
+                "pipeline.max-parallelism: 40000",
+                "pipeline.max-parallelism",
+            ),
+            (
+                "execution.buffer-timeout.interval: soon",
+                "execution.buffer-timeout.interval",
+            ),
+            (
+                "pipeline.operator-chaining.enabled: maybe",
+                "pipeline.operator-chaining.enabled",
+            ),
+            (
+                "taskmanager.memory.segment-size: 12",
+                "taskmanager.memory.segment-size",
+            ),
+        ] {
+            let err = Configuration::from_yaml_str(text, "c.yaml").unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains(key) && msg.contains("c.yaml:1"),
+                "{text}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn structural_errors_are_reported() {
+        assert!(Configuration::from_yaml_str("parallelism.default: [1, 2]", "c").is_err());
+        assert!(Configuration::from_yaml_str("- 1\n- 2\n", "c").is_err());
+        assert!(Configuration::from_yaml_str("a: b: c", "c").is_err());
+        let dup = Configuration::from_yaml_str(
+            "parallelism.default: 1\nparallelism:\n  default: 2\n",
+            "c",
+        );
+        assert!(dup.unwrap_err().to_string().contains("more than once"));
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(
+            Configuration::from_yaml_str("", "c").unwrap(),
+            Configuration::default()
+        );
+        assert_eq!(
+            Configuration::from_yaml_str("# only a comment\n", "c").unwrap(),
+            Configuration::default()
+        );
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let err =
+            Configuration::load_file(Path::new("/nonexistent/runnel/config.yaml")).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/runnel/config.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_option_in_the_table_parses_its_default() {
+        for option in OPTIONS {
+            let text = format!("{}: {}", option.key, option.default);
+            Configuration::from_yaml_str(&text, "defaults")
+                .unwrap_or_else(|e| panic!("{}: {e}", option.key));
+        }
+    }
+}

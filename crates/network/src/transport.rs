@@ -1,0 +1,76 @@
+//! The transport abstraction: how a task obtains the ends of its channels.
+
+use crate::{NetworkError, TaskSignal};
+use std::fmt;
+use std::sync::Arc;
+
+/// Identifies a channel: job edge, producer subtask, consumer subtask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelId {
+    /// Index of the job edge in the JobGraph.
+    pub job_edge: u32,
+    /// Producer subtask index.
+    pub producer: u32,
+    /// Consumer subtask index.
+    pub consumer: u32,
+}
+
+impl fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "edge {} [{} -> {}]",
+            self.job_edge, self.producer, self.consumer
+        )
+    }
+}
+
+/// What travels on a channel, in order.
+#[derive(Debug, PartialEq)]
+pub enum ChannelMessage {
+    /// A buffer of serialized stream elements.
+    Buffer(Vec<u8>),
+    /// The producer has sent everything; nothing follows on this channel.
+    EndOfPartition,
+}
+
+/// The sending end of a channel, owned by the producer task.
+pub trait OutputChannel: Send {
+    /// An empty buffer with at least `capacity` bytes reserved, recycled from the
+    /// consumer when possible so steady-state sending does not allocate.
+    fn take_buffer(&mut self, capacity: usize) -> Vec<u8>;
+
+    /// Whether [`OutputChannel::send`] would return without blocking.
+    fn is_available(&self) -> bool;
+
+    /// Sends a message. Blocks while the channel is full (backpressure); returns
+    /// [`NetworkError::Cancelled`] if the producer task is cancelled meanwhile.
+    fn send(&mut self, message: ChannelMessage) -> Result<(), NetworkError>;
+}
+
+/// The receiving end of a channel, owned by the consumer task.
+pub trait InputChannel: Send {
+    /// The next message, or `None` if none is available now. The consumer's
+    /// [`TaskSignal`] is woken when one arrives.
+    fn try_recv(&mut self) -> Result<Option<ChannelMessage>, NetworkError>;
+
+    /// Returns a consumed buffer to the producer for reuse.
+    fn recycle(&mut self, buffer: Vec<u8>);
+}
+
+/// Creates channel ends for tasks. One transport serves a whole job in a process.
+pub trait Transport: Send + Sync {
+    /// Opens the sending end of `id` for the producer task woken by `producer`.
+    fn open_output(
+        &self,
+        id: ChannelId,
+        producer: Arc<TaskSignal>,
+    ) -> Result<Box<dyn OutputChannel>, NetworkError>;
+
+    /// Opens the receiving end of `id` for the consumer task woken by `consumer`.
+    fn open_input(
+        &self,
+        id: ChannelId,
+        consumer: Arc<TaskSignal>,
+    ) -> Result<Box<dyn InputChannel>, NetworkError>;
+}

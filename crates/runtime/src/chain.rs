@@ -1,0 +1,261 @@
+//! Operator chains: operators connected by direct calls.
+//!
+//! Each operator instance is wrapped in a *link* that owns the operator and its
+//! [`Output`]; the output owns the next links (or record writers). A chain is thus a
+//! tree of owned links, driven from its head. Between links, one dynamic call
+//! passes a whole batch; inside a link, the loop over the batch is monomorphized
+//! for the operator and its user function, so the per-record cost of chaining is a
+//! write into a vector and an inlined call.
+//!
+//! Links catch panics and turn errors of user code into [`TaskError`]s naming the
+//! operator and subtask.
+
+use crate::context::RuntimeContext;
+use crate::error::{BoxError, TaskError, panic_message};
+use crate::metrics::Counter;
+use crate::operator::{InputSide, OneInputOperator, TwoInputOperator};
+use crate::output::{Output, OutputFailure};
+use runnel_types::{StreamRecord, Watermark};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Lifecycle calls that recurse down a chain.
+pub trait ChainNode {
+    /// Opens this member after everything downstream of it.
+    fn open(&mut self) -> Result<(), TaskError>;
+    /// Closes this member, then everything downstream. Called on success and failure.
+    fn close(&mut self) -> Result<(), TaskError>;
+    /// Sends partly filled network buffers downstream (buffer timeout).
+    fn flush_buffers(&mut self) -> Result<(), TaskError>;
+    /// Whether every network output downstream can take data without blocking.
+    fn is_output_available(&self) -> bool;
+}
+
+/// A chain member that takes records of type `T`: an operator link or a record
+/// writer.
+pub trait ChainedInput<T>: ChainNode {
+    /// Processes a batch; the caller clears `batch` afterwards.
+    fn process_batch(&mut self, batch: &mut Vec<StreamRecord<T>>) -> Result<(), TaskError>;
+    /// The input watermark advanced.
+    fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+    /// The input has ended: finish and propagate.
+    fn end_input(&mut self) -> Result<(), TaskError>;
+}
+
+/// Runs user code, turning errors and panics into errors that name the operator.
+#[inline]
+pub fn call_user<R>(
+    ctx: &RuntimeContext,
+    f: impl FnOnce() -> Result<R, BoxError>,
+) -> Result<R, TaskError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(source)) => Err(TaskError::UserFunction {
+            at: ctx.instance(),
+            source,
+        }),
+        Err(payload) => Err(TaskError::UserPanic {
+            at: ctx.instance(),
+            message: panic_message(&*payload),
+        }),
+    }
+}
+
+/// Reports an output failure in preference to the operator's own result: a
+/// downstream failure happened first and is the root cause.
+fn settle<T: runnel_types::Data>(
+    ctx: &RuntimeContext,
+    out: &mut Output<T>,
+    result: Result<(), TaskError>,
+) -> Result<(), TaskError> {
+    match out.take_failure() {
+        Err(OutputFailure::Downstream(e)) => Err(e),
+        Err(OutputFailure::Misuse(message)) => Err(TaskError::UserFunction {
+            at: ctx.instance(),
+            source: message.into(),
+        }),
+        Ok(()) => result,
+    }
+}
+
+/// A one-input operator in a chain.
+pub struct OneInputLink<Op: OneInputOperator> {
+    op: Op,
+    out: Output<Op::Out>,
+    ctx: RuntimeContext,
+    records_in: Counter,
+}
+
+impl<Op: OneInputOperator> OneInputLink<Op> {
+    /// Wraps an operator with its output.
+    pub fn new(op: Op, out: Output<Op::Out>, ctx: RuntimeContext, records_in: Counter) -> Self {
+        OneInputLink {
+            op,
+            out,
+            ctx,
+            records_in,
+        }
+    }
+}
+
+impl<Op: OneInputOperator> ChainNode for OneInputLink<Op> {
+    fn open(&mut self) -> Result<(), TaskError> {
+        self.out.open_targets()?;
+        let (op, ctx) = (&mut self.op, &self.ctx);
+        call_user(ctx, || op.open(ctx))
+    }
+
+    fn close(&mut self) -> Result<(), TaskError> {
+        let op = &mut self.op;
+        let own = call_user(&self.ctx, || op.close());
+        let downstream = self.out.close_targets();
+        own.and(downstream)
+    }
+
+    fn flush_buffers(&mut self) -> Result<(), TaskError> {
+        self.out.flush_targets()
+    }
+
+    fn is_output_available(&self) -> bool {
+        self.out.targets_available()
+    }
+}
+
+impl<Op: OneInputOperator> ChainedInput<Op::In> for OneInputLink<Op> {
+    #[inline]
+    fn process_batch(&mut self, batch: &mut Vec<StreamRecord<Op::In>>) -> Result<(), TaskError> {
+        self.records_in.inc_by(batch.len() as u64);
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.process_batch(batch, out));
+        settle(&self.ctx, &mut self.out, result)?;
+        self.out.flush()
+    }
+
+    fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.process_watermark(watermark, out));
+        settle(&self.ctx, &mut self.out, result)
+    }
+
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.end_input(out));
+        settle(&self.ctx, &mut self.out, result)?;
+        self.out.end_input()
+    }
+}
+
+/// A two-input operator at the head of a chain; combines the watermarks of its
+/// inputs (the operator sees the minimum, and only when it advances).
+pub struct TwoInputLink<Op: TwoInputOperator> {
+    op: Op,
+    out: Output<Op::Out>,
+    ctx: RuntimeContext,
+    records_in: Counter,
+    watermark1: Watermark,
+    watermark2: Watermark,
+    combined: Watermark,
+}
+
+impl<Op: TwoInputOperator> TwoInputLink<Op> {
+    /// Wraps an operator with its output.
+    pub fn new(op: Op, out: Output<Op::Out>, ctx: RuntimeContext, records_in: Counter) -> Self {
+        TwoInputLink {
+            op,
+            out,
+            ctx,
+            records_in,
+            watermark1: Watermark::MIN,
+            watermark2: Watermark::MIN,
+            combined: Watermark::MIN,
+        }
+    }
+
+    /// Processes a batch of the first input.
+    pub fn process_batch1(
+        &mut self,
+        batch: &mut Vec<StreamRecord<Op::In1>>,
+    ) -> Result<(), TaskError> {
+        self.records_in.inc_by(batch.len() as u64);
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || {
+            for r in batch.drain(..) {
+                op.process_element1(r, out)?;
+            }
+            Ok(())
+        });
+        settle(&self.ctx, &mut self.out, result)?;
+        self.out.flush()
+    }
+
+    /// Processes a batch of the second input.
+    pub fn process_batch2(
+        &mut self,
+        batch: &mut Vec<StreamRecord<Op::In2>>,
+    ) -> Result<(), TaskError> {
+        self.records_in.inc_by(batch.len() as u64);
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || {
+            for r in batch.drain(..) {
+                op.process_element2(r, out)?;
+            }
+            Ok(())
+        });
+        settle(&self.ctx, &mut self.out, result)?;
+        self.out.flush()
+    }
+
+    /// The watermark of one input advanced.
+    pub fn process_watermark(
+        &mut self,
+        side: InputSide,
+        watermark: Watermark,
+    ) -> Result<(), TaskError> {
+        match side {
+            InputSide::First => self.watermark1 = self.watermark1.max(watermark),
+            InputSide::Second => self.watermark2 = self.watermark2.max(watermark),
+        }
+        let min = self.watermark1.min(self.watermark2);
+        if min <= self.combined {
+            return Ok(());
+        }
+        self.combined = min;
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.process_watermark(min, out));
+        settle(&self.ctx, &mut self.out, result)
+    }
+
+    /// One input ended.
+    pub fn end_input(&mut self, side: InputSide) -> Result<(), TaskError> {
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.end_input(side, out));
+        settle(&self.ctx, &mut self.out, result)?;
+        self.out.flush()
+    }
+
+    /// Both inputs ended: propagate end of input downstream.
+    pub fn finish(&mut self) -> Result<(), TaskError> {
+        self.out.end_input()
+    }
+}
+
+impl<Op: TwoInputOperator> ChainNode for TwoInputLink<Op> {
+    fn open(&mut self) -> Result<(), TaskError> {
+        self.out.open_targets()?;
+        let (op, ctx) = (&mut self.op, &self.ctx);
+        call_user(ctx, || op.open(ctx))
+    }
+
+    fn close(&mut self) -> Result<(), TaskError> {
+        let op = &mut self.op;
+        let own = call_user(&self.ctx, || op.close());
+        own.and(self.out.close_targets())
+    }
+
+    fn flush_buffers(&mut self) -> Result<(), TaskError> {
+        self.out.flush_targets()
+    }
+
+    fn is_output_available(&self) -> bool {
+        self.out.targets_available()
+    }
+}

@@ -1,0 +1,438 @@
+//! The network side of a task's input: gates, watermark alignment and the
+//! processors that decode buffers into batches for the chain's head.
+
+use crate::chain::{ChainedInput, TwoInputLink};
+use crate::element::{Element, decode_element};
+use crate::error::{OperatorInstance, TaskError};
+use crate::operator::{InputSide, TwoInputOperator};
+use crate::processor::{InputStatus, StreamInputProcessor};
+use runnel_network::{ChannelMessage, InputChannel, NetworkError};
+use runnel_types::{Data, StreamRecord, Watermark};
+
+/// The channels of one logical input of a task, read round robin.
+pub struct InputGate {
+    channels: Vec<Box<dyn InputChannel>>,
+    finished: Vec<bool>,
+    remaining: usize,
+    next: usize,
+}
+
+impl InputGate {
+    /// A gate over `channels` (one per producer subtask of every input edge).
+    pub fn new(channels: Vec<Box<dyn InputChannel>>) -> Self {
+        let n = channels.len();
+        InputGate {
+            channels,
+            finished: vec![false; n],
+            remaining: n,
+            next: 0,
+        }
+    }
+
+    /// Number of channels.
+    pub fn len(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Whether the gate has no channels.
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty()
+    }
+
+    /// Whether every channel has delivered `EndOfPartition`.
+    pub fn is_finished(&self) -> bool {
+        self.remaining == 0
+    }
+
+    /// The next message of any channel, fairly.
+    pub fn poll(&mut self) -> Result<Option<(usize, ChannelMessage)>, NetworkError> {
+        let n = self.channels.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            if self.finished[i] {
+                continue;
+            }
+            if let Some(msg) = self.channels[i].try_recv()? {
+                self.next = (i + 1) % n;
+                if msg == ChannelMessage::EndOfPartition {
+                    self.finished[i] = true;
+                    self.remaining -= 1;
+                }
+                return Ok(Some((i, msg)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Returns a consumed buffer to its channel's producer.
+    pub fn recycle(&mut self, channel: usize, buffer: Vec<u8>) {
+        self.channels[channel].recycle(buffer);
+    }
+}
+
+/// Combines the watermarks of a gate's channels: the input's watermark is the
+/// minimum over its channels and only moves forward (Flink's
+/// `StatusWatermarkValve`, without idleness).
+#[derive(Debug, Clone)]
+pub struct WatermarkValve {
+    channels: Vec<Watermark>,
+    last_output: Watermark,
+}
+
+impl WatermarkValve {
+    /// A valve over `channels` channels, all at −∞.
+    pub fn new(channels: usize) -> Self {
+        WatermarkValve {
+            channels: vec![Watermark::MIN; channels],
+            last_output: Watermark::MIN,
+        }
+    }
+
+    /// A channel reported `watermark`; returns the input's new watermark if it advanced.
+    pub fn input_watermark(&mut self, channel: usize, watermark: Watermark) -> Option<Watermark> {
+        if watermark <= self.channels[channel] {
+            return None;
+        }
+        self.channels[channel] = watermark;
+        let min = self
+            .channels
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(Watermark::MIN);
+        (min > self.last_output).then(|| {
+            self.last_output = min;
+            min
+        })
+    }
+}
+
+/// Receives what a buffer decodes to, in order.
+trait ElementSink<T> {
+    fn records(&mut self, batch: &mut Vec<StreamRecord<T>>) -> Result<(), TaskError>;
+    fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+}
+
+impl<T> ElementSink<T> for Box<dyn ChainedInput<T>> {
+    fn records(&mut self, batch: &mut Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        self.process_batch(batch)
+    }
+    fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        self.process_watermark(watermark)
+    }
+}
+
+struct FirstInput<'a, Op: TwoInputOperator>(&'a mut TwoInputLink<Op>);
+struct SecondInput<'a, Op: TwoInputOperator>(&'a mut TwoInputLink<Op>);
+
+impl<Op: TwoInputOperator> ElementSink<Op::In1> for FirstInput<'_, Op> {
+    fn records(&mut self, batch: &mut Vec<StreamRecord<Op::In1>>) -> Result<(), TaskError> {
+        self.0.process_batch1(batch)
+    }
+    fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        self.0.process_watermark(InputSide::First, watermark)
+    }
+}
+
+impl<Op: TwoInputOperator> ElementSink<Op::In2> for SecondInput<'_, Op> {
+    fn records(&mut self, batch: &mut Vec<StreamRecord<Op::In2>>) -> Result<(), TaskError> {
+        self.0.process_batch2(batch)
+    }
+    fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        self.0.process_watermark(InputSide::Second, watermark)
+    }
+}
+
+/// Decodes one buffer of `channel` into `sink`: records in batches, and a
+/// watermark whenever the input's watermark advances, each in stream order.
+fn decode_buffer<T: Data>(
+    buffer: &[u8],
+    channel: usize,
+    batch: &mut Vec<StreamRecord<T>>,
+    batch_size: usize,
+    valve: &mut WatermarkValve,
+    at: &OperatorInstance,
+    sink: &mut impl ElementSink<T>,
+) -> Result<(), TaskError> {
+    let mut pos = 0;
+    while pos < buffer.len() {
+        match decode_element::<T>(buffer, &mut pos) {
+            Ok(Element::Record(r)) => {
+                batch.push(r);
+                if batch.len() >= batch_size {
+                    sink.records(batch)?;
+                    batch.clear();
+                }
+            }
+            Ok(Element::Watermark(w)) => {
+                if !batch.is_empty() {
+                    sink.records(batch)?;
+                    batch.clear();
+                }
+                if let Some(advanced) = valve.input_watermark(channel, w) {
+                    sink.watermark(advanced)?;
+                }
+            }
+            Err(source) => {
+                batch.clear();
+                return Err(TaskError::Codec {
+                    at: at.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    if !batch.is_empty() {
+        sink.records(batch)?;
+        batch.clear();
+    }
+    Ok(())
+}
+
+/// Feeds a one-input chain from its input gate.
+pub struct OneInputProcessor<T: Data> {
+    gate: InputGate,
+    valve: WatermarkValve,
+    batch: Vec<StreamRecord<T>>,
+    batch_size: usize,
+    head: Box<dyn ChainedInput<T>>,
+    at: OperatorInstance,
+    task: String,
+}
+
+impl<T: Data> OneInputProcessor<T> {
+    /// A processor reading `gate` into `head`.
+    pub fn new(
+        gate: InputGate,
+        head: Box<dyn ChainedInput<T>>,
+        batch_size: usize,
+        at: OperatorInstance,
+        task: String,
+    ) -> Self {
+        let valve = WatermarkValve::new(gate.len());
+        OneInputProcessor {
+            gate,
+            valve,
+            batch: Vec::with_capacity(batch_size),
+            batch_size,
+            head,
+            at,
+            task,
+        }
+    }
+}
+
+impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
+    fn open(&mut self) -> Result<(), TaskError> {
+        self.head.open()
+    }
+
+    fn process_input(&mut self) -> Result<InputStatus, TaskError> {
+        let polled = self.gate.poll().map_err(|source| TaskError::Network {
+            task: self.task.clone(),
+            source,
+        })?;
+        match polled {
+            None if self.gate.is_finished() => Ok(InputStatus::EndOfInput),
+            None => Ok(InputStatus::NothingAvailable),
+            Some((_, ChannelMessage::EndOfPartition)) if self.gate.is_finished() => {
+                Ok(InputStatus::EndOfInput)
+            }
+            Some((_, ChannelMessage::EndOfPartition)) => Ok(InputStatus::MoreAvailable),
+            Some((channel, ChannelMessage::Buffer(buffer))) => {
+                decode_buffer(
+                    &buffer,
+                    channel,
+                    &mut self.batch,
+                    self.batch_size,
+                    &mut self.valve,
+                    &self.at,
+                    &mut self.head,
+                )?;
+                self.gate.recycle(channel, buffer);
+                Ok(InputStatus::MoreAvailable)
+            }
+        }
+    }
+
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        self.head.end_input()
+    }
+
+    fn close(&mut self) -> Result<(), TaskError> {
+        self.head.close()
+    }
+
+    fn flush_buffers(&mut self) -> Result<(), TaskError> {
+        self.head.flush_buffers()
+    }
+
+    fn is_output_available(&self) -> bool {
+        self.head.is_output_available()
+    }
+}
+
+/// Feeds a two-input operator from its two gates, alternating between them.
+pub struct TwoInputProcessor<Op: TwoInputOperator> {
+    gates: [InputGate; 2],
+    valves: [WatermarkValve; 2],
+    ended: [bool; 2],
+    batch1: Vec<StreamRecord<Op::In1>>,
+    batch2: Vec<StreamRecord<Op::In2>>,
+    batch_size: usize,
+    link: TwoInputLink<Op>,
+    next: usize,
+    at: OperatorInstance,
+    task: String,
+}
+
+impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
+    /// A processor reading both gates into `link`.
+    pub fn new(
+        first: InputGate,
+        second: InputGate,
+        link: TwoInputLink<Op>,
+        batch_size: usize,
+        at: OperatorInstance,
+        task: String,
+    ) -> Self {
+        let valves = [
+            WatermarkValve::new(first.len()),
+            WatermarkValve::new(second.len()),
+        ];
+        TwoInputProcessor {
+            ended: [first.is_finished(), second.is_finished()],
+            gates: [first, second],
+            valves,
+            batch1: Vec::new(),
+            batch2: Vec::new(),
+            batch_size,
+            link,
+            next: 0,
+            at,
+            task,
+        }
+    }
+
+    fn process_buffer(
+        &mut self,
+        side: usize,
+        channel: usize,
+        buffer: &[u8],
+    ) -> Result<(), TaskError> {
+        if side == 0 {
+            let sink = &mut FirstInput(&mut self.link);
+            decode_buffer(
+                buffer,
+                channel,
+                &mut self.batch1,
+                self.batch_size,
+                &mut self.valves[0],
+                &self.at,
+                sink,
+            )
+        } else {
+            let sink = &mut SecondInput(&mut self.link);
+            decode_buffer(
+                buffer,
+                channel,
+                &mut self.batch2,
+                self.batch_size,
+                &mut self.valves[1],
+                &self.at,
+                sink,
+            )
+        }
+    }
+}
+
+impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
+    fn open(&mut self) -> Result<(), TaskError> {
+        use crate::chain::ChainNode;
+        self.link.open()
+    }
+
+    fn process_input(&mut self) -> Result<InputStatus, TaskError> {
+        for k in 0..2 {
+            let side = (self.next + k) % 2;
+            if self.ended[side] {
+                continue;
+            }
+            let polled = self.gates[side]
+                .poll()
+                .map_err(|source| TaskError::Network {
+                    task: self.task.clone(),
+                    source,
+                })?;
+            match polled {
+                None => continue,
+                Some((channel, ChannelMessage::Buffer(buffer))) => {
+                    self.next = 1 - side;
+                    self.process_buffer(side, channel, &buffer)?;
+                    self.gates[side].recycle(channel, buffer);
+                    return Ok(InputStatus::MoreAvailable);
+                }
+                Some((_, ChannelMessage::EndOfPartition)) => {
+                    self.next = 1 - side;
+                    if self.gates[side].is_finished() {
+                        self.ended[side] = true;
+                        self.link.end_input(if side == 0 {
+                            InputSide::First
+                        } else {
+                            InputSide::Second
+                        })?;
+                    }
+                    return Ok(InputStatus::MoreAvailable);
+                }
+            }
+        }
+        if self.ended[0] && self.ended[1] {
+            Ok(InputStatus::EndOfInput)
+        } else {
+            Ok(InputStatus::NothingAvailable)
+        }
+    }
+
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        self.link.finish()
+    }
+
+    fn close(&mut self) -> Result<(), TaskError> {
+        use crate::chain::ChainNode;
+        self.link.close()
+    }
+
+    fn flush_buffers(&mut self) -> Result<(), TaskError> {
+        use crate::chain::ChainNode;
+        self.link.flush_buffers()
+    }
+
+    fn is_output_available(&self) -> bool {
+        use crate::chain::ChainNode;
+        self.link.is_output_available()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valve_emits_the_minimum_and_only_forward() {
+        let mut v = WatermarkValve::new(2);
+        assert_eq!(
+            v.input_watermark(0, Watermark(10)),
+            None,
+            "channel 1 still at -inf"
+        );
+        assert_eq!(v.input_watermark(1, Watermark(5)), Some(Watermark(5)));
+        assert_eq!(
+            v.input_watermark(1, Watermark(3)),
+            None,
+            "watermarks never go back"
+        );
+        assert_eq!(v.input_watermark(1, Watermark(20)), Some(Watermark(10)));
+        assert_eq!(v.input_watermark(0, Watermark::MAX), Some(Watermark(20)));
+        assert_eq!(v.input_watermark(1, Watermark::MAX), Some(Watermark::MAX));
+    }
+}

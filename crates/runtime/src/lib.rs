@@ -1,0 +1,42 @@
+//! The task runtime: how a job's operators run (the same code embedded and on a
+//! cluster).
+//!
+//! * [`operator`]: the operator contracts ([`OneInputOperator`], [`TwoInputOperator`])
+//!   and their call order.
+//! * [`chain`]: operators linked by direct calls, one batch per call.
+//! * [`output`]: where an operator emits: main and side outputs.
+//! * [`source`] / [`source_function`] / [`sink`]: how records enter and leave.
+//! * [`writer`] / [`input`]: the ends of a chain that talk to channels.
+//! * [`task`]: the single-threaded task loop.
+//! * [`environment`] / [`nodes`]: building a subtask's chain from the plan.
+//! * [`executor`]: running a whole job in this process.
+//!
+//! This crate knows nothing of the user-facing API; it depends on the plan (what
+//! to run), the network (how subtasks talk) and the types.
+
+pub mod chain;
+pub mod clock;
+pub mod context;
+mod element;
+pub mod environment;
+pub mod error;
+pub mod executor;
+pub mod input;
+pub mod metrics;
+pub mod nodes;
+pub mod operator;
+pub mod output;
+pub mod partitioning;
+pub mod processor;
+pub mod sink;
+pub mod source;
+pub mod source_function;
+pub mod task;
+pub mod writer;
+
+pub use context::RuntimeContext;
+pub use error::{BoxError, Fault, JobError, OperatorInstance, TaskError};
+pub use executor::{JobCancelHandle, JobClient, JobExecutionResult, LocalExecutor, OperatorResult};
+pub use operator::{InputSide, OneInputOperator, TwoInputOperator};
+pub use output::{MainOutput, Output, OutputTag, SideOutputs};
+pub use processor::InputStatus;

@@ -1,0 +1,31 @@
+//! Per-operator counters, updated once per batch and readable while a job runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing count shared between a task and observers.
+#[derive(Debug, Clone, Default)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The built-in counters of one operator instance (Flink's `numRecordsIn` /
+/// `numRecordsOut`).
+#[derive(Debug, Clone, Default)]
+pub struct OperatorCounters {
+    /// Records the operator received.
+    pub records_in: Counter,
+    /// Records the operator emitted (main and side outputs).
+    pub records_out: Counter,
+}

@@ -1,0 +1,169 @@
+//! Generic node factories: how an operator of each shape is instantiated in a task.
+//!
+//! The API creates one of these per StreamGraph node, with a constructor closure
+//! that clones the user's function for each subtask. The same object serves as the
+//! [`NodeFactory`] (when the node heads a chain) and as the [`ChainableNode`] its
+//! upstream's output connects to (when it is chained).
+
+use crate::chain::{ChainedInput, OneInputLink, TwoInputLink, call_user};
+use crate::context::RuntimeContext;
+use crate::environment::{ChainableNode, NodeFactory, OutputPort, SidePorts, TaskEnvironment};
+use crate::error::{BoxError, TaskError};
+use crate::input::{OneInputProcessor, TwoInputProcessor};
+use crate::operator::{OneInputOperator, TwoInputOperator};
+use crate::processor::StreamInputProcessor;
+use crate::source::{Source, SourceProcessor, SourceReaderContext};
+use runnel_types::{Data, NodeId};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A source node.
+pub struct SourceNode<T, S> {
+    id: NodeId,
+    source: S,
+    port: Arc<OutputPort<T>>,
+    side: Arc<SidePorts>,
+}
+
+impl<T: Data, S: Source<T>> SourceNode<T, S> {
+    /// A source emitting to `port`.
+    pub fn new(id: NodeId, source: S, port: Arc<OutputPort<T>>, side: Arc<SidePorts>) -> Self {
+        SourceNode {
+            id,
+            source,
+            port,
+            side,
+        }
+    }
+}
+
+impl<T: Data, S: Source<T>> NodeFactory for SourceNode<T, S> {
+    fn create_head(
+        &self,
+        env: &mut TaskEnvironment<'_>,
+    ) -> Result<Box<dyn StreamInputProcessor>, TaskError> {
+        let ctx = env.runtime_context(self.id);
+        let out = env.build_output(self.id, &self.port, &self.side)?;
+        let reader_ctx = SourceReaderContext::new(ctx.clone(), env.signal().clone());
+        let reader = call_user(&ctx, || self.source.create_reader(&reader_ctx))?;
+        Ok(Box::new(SourceProcessor::new(reader, out, ctx)))
+    }
+}
+
+/// A one-input operator node; `make` creates the operator of one subtask.
+pub struct OneInputNode<Op: OneInputOperator, M> {
+    id: NodeId,
+    make: M,
+    port: Arc<OutputPort<<Op as OneInputOperator>::Out>>,
+    side: Arc<SidePorts>,
+    _op: PhantomData<fn() -> Op>,
+}
+
+impl<Op, M> OneInputNode<Op, M>
+where
+    Op: OneInputOperator,
+    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+{
+    /// A node whose operators `make` creates, emitting to `port`.
+    pub fn new(id: NodeId, make: M, port: Arc<OutputPort<Op::Out>>, side: Arc<SidePorts>) -> Self {
+        OneInputNode {
+            id,
+            make,
+            port,
+            side,
+            _op: PhantomData,
+        }
+    }
+}
+
+impl<Op, M> ChainableNode<Op::In> for OneInputNode<Op, M>
+where
+    Op: OneInputOperator,
+    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+{
+    fn create_chained(
+        &self,
+        env: &mut TaskEnvironment<'_>,
+    ) -> Result<Box<dyn ChainedInput<Op::In>>, TaskError> {
+        let ctx = env.runtime_context(self.id);
+        let out = env.build_output(self.id, &self.port, &self.side)?;
+        let op = call_user(&ctx, || (self.make)(&ctx))?;
+        let records_in = env.counters(self.id).records_in;
+        Ok(Box::new(OneInputLink::new(op, out, ctx, records_in)))
+    }
+}
+
+impl<Op, M> NodeFactory for OneInputNode<Op, M>
+where
+    Op: OneInputOperator,
+    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+{
+    fn create_head(
+        &self,
+        env: &mut TaskEnvironment<'_>,
+    ) -> Result<Box<dyn StreamInputProcessor>, TaskError> {
+        let gate = env.open_gate(self.id, 0)?;
+        let head = self.create_chained(env)?;
+        let at = env.runtime_context(self.id).instance();
+        Ok(Box::new(OneInputProcessor::new(
+            gate,
+            head,
+            env.batch_size(),
+            at,
+            env.task_display_name(),
+        )))
+    }
+}
+
+/// A two-input operator node (always the head of its chain).
+pub struct TwoInputNode<Op: TwoInputOperator, M> {
+    id: NodeId,
+    make: M,
+    port: Arc<OutputPort<<Op as TwoInputOperator>::Out>>,
+    side: Arc<SidePorts>,
+    _op: PhantomData<fn() -> Op>,
+}
+
+impl<Op, M> TwoInputNode<Op, M>
+where
+    Op: TwoInputOperator,
+    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+{
+    /// A node whose operators `make` creates, emitting to `port`.
+    pub fn new(id: NodeId, make: M, port: Arc<OutputPort<Op::Out>>, side: Arc<SidePorts>) -> Self {
+        TwoInputNode {
+            id,
+            make,
+            port,
+            side,
+            _op: PhantomData,
+        }
+    }
+}
+
+impl<Op, M> NodeFactory for TwoInputNode<Op, M>
+where
+    Op: TwoInputOperator,
+    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+{
+    fn create_head(
+        &self,
+        env: &mut TaskEnvironment<'_>,
+    ) -> Result<Box<dyn StreamInputProcessor>, TaskError> {
+        let first = env.open_gate(self.id, 0)?;
+        let second = env.open_gate(self.id, 1)?;
+        let ctx = env.runtime_context(self.id);
+        let out = env.build_output(self.id, &self.port, &self.side)?;
+        let op = call_user(&ctx, || (self.make)(&ctx))?;
+        let at = ctx.instance();
+        let link = TwoInputLink::new(op, out, ctx, env.counters(self.id).records_in);
+        Ok(Box::new(TwoInputProcessor::new(
+            first,
+            second,
+            link,
+            env.batch_size(),
+            at,
+            env.task_display_name(),
+        )))
+    }
+}

@@ -1,0 +1,137 @@
+//! The operator contracts the task loop drives.
+//!
+//! # Call order
+//!
+//! For every operator instance, on the task's single thread:
+//! `open` once → any number of `process_*` / `process_watermark` calls, never
+//! concurrently → `end_input` once when all input has ended (not on failure or
+//! cancellation) → `close` once, always (also after a failure), to release
+//! resources. Operators downstream in a chain are opened before and closed after
+//! the operators feeding them.
+//!
+//! A watermark reaches `process_watermark` only after every record that preceded
+//! it; whatever the operator emits before forwarding the watermark is delivered
+//! before the watermark downstream.
+
+use crate::context::RuntimeContext;
+use crate::error::BoxError;
+use crate::output::Output;
+use runnel_types::{Data, StreamRecord, Watermark};
+
+/// An operator with one input (which may be the union of several streams).
+pub trait OneInputOperator: 'static {
+    /// Input record type.
+    type In: Data;
+    /// Output record type.
+    type Out: Data;
+
+    /// Called once before any record.
+    fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Processes one record.
+    fn process_element(
+        &mut self,
+        record: StreamRecord<Self::In>,
+        out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError>;
+
+    /// Processes a batch of records in order. The default calls
+    /// [`OneInputOperator::process_element`] for each; the loop is monomorphized,
+    /// so the per-record call is inlined.
+    #[inline]
+    fn process_batch(
+        &mut self,
+        batch: &mut Vec<StreamRecord<Self::In>>,
+        out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError> {
+        for record in batch.drain(..) {
+            self.process_element(record, out)?;
+        }
+        Ok(())
+    }
+
+    /// The operator's input watermark advanced. The default forwards it.
+    fn process_watermark(
+        &mut self,
+        watermark: Watermark,
+        out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError> {
+        out.emit_watermark(watermark);
+        Ok(())
+    }
+
+    /// All input has been received; emit anything still held back.
+    fn end_input(&mut self, _out: &mut Output<Self::Out>) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Releases resources. Called once, after `end_input` or after a failure.
+    fn close(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Which input of a two-input operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputSide {
+    /// The first input (`connect`'s receiver).
+    First,
+    /// The second input (`connect`'s argument).
+    Second,
+}
+
+/// An operator with two inputs of different types (`connect`).
+pub trait TwoInputOperator: 'static {
+    /// First input's record type.
+    type In1: Data;
+    /// Second input's record type.
+    type In2: Data;
+    /// Output record type.
+    type Out: Data;
+
+    /// Called once before any record.
+    fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Processes a record of the first input.
+    fn process_element1(
+        &mut self,
+        record: StreamRecord<Self::In1>,
+        out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError>;
+
+    /// Processes a record of the second input.
+    fn process_element2(
+        &mut self,
+        record: StreamRecord<Self::In2>,
+        out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError>;
+
+    /// The combined watermark (the minimum of both inputs') advanced. The default
+    /// forwards it.
+    fn process_watermark(
+        &mut self,
+        watermark: Watermark,
+        out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError> {
+        out.emit_watermark(watermark);
+        Ok(())
+    }
+
+    /// One input has ended.
+    fn end_input(
+        &mut self,
+        _input: InputSide,
+        _out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Releases resources.
+    fn close(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}

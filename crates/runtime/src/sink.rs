@@ -1,0 +1,122 @@
+//! Sinks: where records leave a job (Flink's `SinkFunction`).
+
+use crate::clock::Clock;
+use crate::context::RuntimeContext;
+use crate::error::BoxError;
+use crate::operator::OneInputOperator;
+use crate::output::Output;
+use runnel_types::{Data, EventTime, StreamRecord, Watermark};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// Writes records somewhere. Closures `FnMut(T)` are sink functions.
+pub trait SinkFunction<T>: Send + 'static {
+    /// Called once before the first record.
+    fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Writes one record.
+    fn invoke(&mut self, value: T, ctx: &SinkContext) -> Result<(), BoxError>;
+
+    /// All input has arrived: flush what is buffered.
+    fn finish(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Releases resources; called once, also after a failure.
+    fn close(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<T, F: FnMut(T) + Send + 'static> SinkFunction<T> for F {
+    #[inline]
+    fn invoke(&mut self, value: T, _ctx: &SinkContext) -> Result<(), BoxError> {
+        self(value);
+        Ok(())
+    }
+}
+
+/// What a sink knows about the record it writes.
+pub struct SinkContext {
+    timestamp: Option<EventTime>,
+    watermark: Watermark,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl SinkContext {
+    /// The record's event-time timestamp, if it has one.
+    pub fn timestamp(&self) -> Option<EventTime> {
+        self.timestamp
+    }
+
+    /// The sink's current watermark.
+    pub fn current_watermark(&self) -> Watermark {
+        self.watermark
+    }
+
+    /// Current processing time.
+    pub fn current_processing_time(&self) -> i64 {
+        self.clock.as_ref().map(|c| c.now_millis()).unwrap_or(0)
+    }
+}
+
+/// Runs a [`SinkFunction`] as the last operator of a chain.
+pub struct SinkOperator<T, F> {
+    function: F,
+    ctx: SinkContext,
+    _records: PhantomData<fn(T)>,
+}
+
+impl<T, F> SinkOperator<T, F> {
+    /// Wraps a sink function.
+    pub fn new(function: F) -> Self {
+        SinkOperator {
+            function,
+            ctx: SinkContext {
+                timestamp: None,
+                watermark: Watermark::MIN,
+                clock: None,
+            },
+            _records: PhantomData,
+        }
+    }
+}
+
+impl<T: Data, F: SinkFunction<T>> OneInputOperator for SinkOperator<T, F> {
+    type In = T;
+    type Out = ();
+
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
+        self.ctx.clock = Some(ctx.clock().clone());
+        self.function.open(ctx)
+    }
+
+    #[inline]
+    fn process_element(
+        &mut self,
+        record: StreamRecord<T>,
+        _out: &mut Output<()>,
+    ) -> Result<(), BoxError> {
+        self.ctx.timestamp = record.timestamp;
+        self.function.invoke(record.value, &self.ctx)
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Watermark,
+        _out: &mut Output<()>,
+    ) -> Result<(), BoxError> {
+        self.ctx.watermark = watermark;
+        Ok(())
+    }
+
+    fn end_input(&mut self, _out: &mut Output<()>) -> Result<(), BoxError> {
+        self.function.finish()
+    }
+
+    fn close(&mut self) -> Result<(), BoxError> {
+        self.function.close()
+    }
+}

@@ -1,0 +1,95 @@
+//! The task: one thread running one subtask of a chain.
+//!
+//! The loop is single-threaded and handles one thing at a time: control (the
+//! cancellation flag; checkpoint triggers and timers join here), the periodic
+//! flush of partly filled network buffers (buffer timeout), and one unit of input
+//! (a network buffer or a source poll). It blocks only on its [`TaskSignal`],
+//! which every producer of work wakes. A task whose outputs are backpressured does
+//! not read more input until they drain.
+
+use crate::error::TaskError;
+use crate::processor::{InputStatus, StreamInputProcessor};
+use runnel_network::{NetworkError, TaskSignal};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A deployed subtask.
+pub struct StreamTask {
+    signal: Arc<TaskSignal>,
+    processor: Box<dyn StreamInputProcessor>,
+    flush_interval: Option<Duration>,
+}
+
+impl StreamTask {
+    /// A task driving `processor`; `flush_interval` is the buffer timeout when it is
+    /// positive (zero and "disabled" need no periodic flush).
+    pub fn new(
+        signal: Arc<TaskSignal>,
+        processor: Box<dyn StreamInputProcessor>,
+        flush_interval: Option<Duration>,
+    ) -> Self {
+        StreamTask {
+            signal,
+            processor,
+            flush_interval: flush_interval.filter(|d| !d.is_zero()),
+        }
+    }
+
+    /// Runs the task to completion: open, process until the input ends, finish, and
+    /// close (always). Returns the first error.
+    pub fn run(&mut self) -> Result<(), TaskError> {
+        let result = self.run_until_end();
+        let closed = self.processor.close();
+        let result = result.and(closed);
+        match result {
+            Err(e) if self.signal.is_cancelled() && is_consequence_of_cancellation(&e) => {
+                Err(TaskError::Cancelled)
+            }
+            other => other,
+        }
+    }
+
+    fn run_until_end(&mut self) -> Result<(), TaskError> {
+        self.processor.open()?;
+        let mut next_flush = self.flush_interval.map(|d| Instant::now() + d);
+        loop {
+            if self.signal.is_cancelled() {
+                return Err(TaskError::Cancelled);
+            }
+            if let (Some(at), Some(interval)) = (next_flush, self.flush_interval) {
+                let now = Instant::now();
+                if now >= at {
+                    self.processor.flush_buffers()?;
+                    next_flush = Some(now + interval);
+                }
+            }
+            if !self.processor.is_output_available() {
+                self.signal.park_until(next_flush);
+                continue;
+            }
+            match self.processor.process_input()? {
+                InputStatus::MoreAvailable => {}
+                InputStatus::NothingAvailable => self.signal.park_until(next_flush),
+                InputStatus::PollAfter(delay) => {
+                    let at = Instant::now() + delay;
+                    self.signal
+                        .park_until(Some(next_flush.map_or(at, |f| f.min(at))));
+                }
+                InputStatus::EndOfInput => break,
+            }
+        }
+        self.processor.end_input()
+    }
+}
+
+/// Errors that only say the task was interrupted by cancellation.
+pub(crate) fn is_consequence_of_cancellation(e: &TaskError) -> bool {
+    matches!(
+        e,
+        TaskError::Cancelled
+            | TaskError::Network {
+                source: NetworkError::Cancelled(_) | NetworkError::ReceiverClosed(_),
+                ..
+            }
+    )
+}

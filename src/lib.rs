@@ -1,0 +1,50 @@
+//! Runnel: a distributed, stateful stream processing engine with Flink's
+//! DataStream model, in one Rust binary.
+//!
+//! This facade re-exports the user-facing crates; `use runnel::prelude::*` brings
+//! in what a job needs.
+//!
+//! ```
+//! use runnel::prelude::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let env = StreamExecutionEnvironment::local();
+//! env.from_elements(vec!["to be or not to be".to_string()])
+//!     .flat_map(|line: String, out: &mut Collector<'_, (String, u64)>| {
+//!         for word in line.split_whitespace() {
+//!             out.collect((word.to_string(), 1));
+//!         }
+//!     })
+//!     .key_by(|(word, _)| word.clone())
+//!     .sum(|(_, count)| count)
+//!     .print();
+//! env.execute("word count")?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub use runnel_api as api;
+pub use runnel_config as config;
+pub use runnel_connectors as connectors;
+pub use runnel_plan as plan;
+pub use runnel_runtime as runtime;
+pub use runnel_types as types;
+
+/// What a job needs, in one import.
+pub mod prelude {
+    pub use runnel_api::{
+        CoFlatMapFunction, CoMapFunction, CoProcessFunction, Collector, ConnectedStreams,
+        DataStream, DataStreamSink, FilterFunction, FlatMapFunction, KeyedStream, MapFunction,
+        ProcessContext, ProcessFunction, ReduceFunction, SingleOutputStreamOperator,
+        StreamExecutionEnvironment,
+    };
+    pub use runnel_config::Configuration;
+    pub use runnel_connectors::{FileProcessingMode, WriteMode};
+    pub use runnel_runtime::sink::{SinkContext, SinkFunction};
+    pub use runnel_runtime::source::{Source, SourceOutput, SourceReader, SourceReaderContext};
+    pub use runnel_runtime::source_function::{SourceContext, SourceFunction};
+    pub use runnel_runtime::{
+        BoxError, InputStatus, JobError, JobExecutionResult, OutputTag, RuntimeContext,
+    };
+    pub use runnel_types::{EventTime, Watermark};
+}
