@@ -1,0 +1,243 @@
+//! The command-line grammar (clap derive): one [`Command`] variant per command.
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+const ABOUT: &str = "Runnel: run, explain and configure stream processing jobs";
+
+const LONG_ABOUT: &str = "\
+Runnel: run, explain and configure stream processing jobs.
+
+A Runnel job is a Rust binary that links Runnel, creates its environment with
+StreamExecutionEnvironment::get_execution_environment() and calls execute(). This
+command launches that binary as a child process and passes settings to it through
+environment variables; it never loads job code itself.";
+
+const JOB_HELP: &str = "\
+Environment passed to the job binary:
+  RUNNEL_PARALLELISM=N      from -p N (unset without -p: an inherited value is kept)
+  RUNNEL_CONFIG=FILE        from -c FILE (without -c, an inherited RUNNEL_CONFIG or
+                            RUNNEL_CONF_DIR/config.yaml is checked and kept)
+  RUNNEL_EXECUTION_MODE     local (run), explain, or explain-json (explain --json, info)
+
+Parallelism precedence, highest first: an operator's set_parallelism, the job's
+env.set_parallelism, -p, parallelism.default in the configuration file, 1.
+
+Arguments after JOB_BINARY are passed to the job unchanged, including ones that
+start with '-'.";
+
+/// `runnel [COMMAND]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "runnel",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+pub(crate) struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a job binary locally and exit with its exit code
+    #[command(
+        after_help = "Example: runnel run -p 4 target/release/examples/word_count",
+        after_long_help = format!(
+            "{JOB_HELP}\n\nExit code: the job's; 128+N if it is killed by signal N.\n\n\
+             Example: runnel run -p 4 -c conf/config.yaml target/release/examples/word_count"
+        )
+    )]
+    Run(JobOptions),
+    /// Print a job's StreamGraph, JobGraph and ExecutionGraph without running it
+    #[command(
+        after_help = "Example: runnel explain -p 4 target/release/examples/word_count",
+        after_long_help = format!(
+            "{JOB_HELP}\n\nThe plan is printed on standard output; anything else the job \
+             prints before it goes to standard error.\n\n\
+             Example: runnel explain --json -p 4 target/release/examples/word_count"
+        )
+    )]
+    Explain(ExplainArgs),
+    /// Print a job's plan as JSON without running it (same as `explain --json`)
+    #[command(
+        after_help = "Example: runnel info target/release/examples/word_count",
+        after_long_help = format!("{JOB_HELP}\n\nExample: runnel info -p 4 target/release/examples/word_count")
+    )]
+    Info(JobOptions),
+    /// List the configuration keys, or check a configuration file
+    #[command(after_help = "Examples:\n  runnel config\n  runnel config --check conf/config.yaml")]
+    Config(ConfigArgs),
+}
+
+/// What every command that launches a job binary accepts.
+#[derive(Debug, Args)]
+pub(crate) struct JobOptions {
+    /// Default parallelism of the job's operators (a positive integer)
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        value_parser = parse_parallelism,
+        allow_negative_numbers = true
+    )]
+    pub parallelism: Option<u32>,
+    /// YAML configuration file (checked before the job starts)
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The job binary (a path, or a name looked up on PATH), then its arguments
+    ///
+    /// Everything from JOB_BINARY on belongs to the job, even if it starts with `-`.
+    #[arg(
+        value_names = ["JOB_BINARY", "JOB_ARGS"],
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command_line: Vec<OsString>,
+}
+
+impl JobOptions {
+    /// The job binary.
+    pub fn job(&self) -> &Path {
+        Path::new(&self.command_line[0])
+    }
+
+    /// The arguments for the job binary.
+    pub fn args(&self) -> &[OsString] {
+        &self.command_line[1..]
+    }
+
+    /// Rejects a misspelt option given before the job binary (which the grammar
+    /// would otherwise take for the job binary's name) as a usage error.
+    fn check(&self) -> Result<(), clap::Error> {
+        let job = self.job();
+        if job.to_string_lossy().starts_with('-') && !job.exists() {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::UnknownArgument,
+                format!(
+                    "unexpected argument '{}': no such option, and no job binary of that name\n\nFor more information, try '--help'.\n",
+                    job.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Cli {
+    /// Parses the command line (the first argument is the program name).
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args)?;
+        match &cli.command {
+            Command::Run(job) | Command::Info(job) => job.check()?,
+            Command::Explain(args) => args.job.check()?,
+            Command::Config(_) => {}
+        }
+        Ok(cli)
+    }
+}
+
+/// `runnel explain`.
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// Print the plan as JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// The job and its settings.
+    #[command(flatten)]
+    pub job: JobOptions,
+}
+
+/// `runnel config`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// Check FILE and print `ok`, or the first problem with its file:line
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+}
+
+/// Parses `-p`: an integer from 1 to `u32::MAX`.
+fn parse_parallelism(value: &str) -> Result<u32, String> {
+    match value.trim().parse::<i128>() {
+        Ok(p) if p < 1 => Err("the parallelism must be a positive integer (1 or more)".into()),
+        Ok(p) => {
+            u32::try_from(p).map_err(|_| format!("the parallelism must be at most {}", u32::MAX))
+        }
+        Err(_) => Err("expected a positive integer".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::parse_args(std::iter::once("runnel").chain(args.iter().copied()))
+    }
+
+    fn job(cli: Cli) -> JobOptions {
+        match cli.command {
+            Command::Run(job) | Command::Info(job) => job,
+            Command::Explain(e) => e.job,
+            Command::Config(_) => panic!("not a job command"),
+        }
+    }
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parallelism_must_be_a_positive_integer() {
+        assert_eq!(parse_parallelism("4"), Ok(4));
+        assert_eq!(parse_parallelism(" 12 "), Ok(12));
+        for bad in ["0", "-1", "abc", "", "1.5", "99999999999"] {
+            assert!(parse_parallelism(bad).is_err(), "{bad}");
+        }
+        for bad in ["0", "-1", "abc"] {
+            let err = parse(&["run", "-p", bad, "job"]).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            let msg = err.to_string();
+            assert!(msg.contains("--parallelism") && msg.contains(bad), "{msg}");
+        }
+    }
+
+    #[test]
+    fn arguments_after_the_job_binary_belong_to_the_job() {
+        let j = job(parse(&["run", "-p", "2", "./job", "-p", "3", "--input", "x"]).unwrap());
+        assert_eq!(j.parallelism, Some(2));
+        assert_eq!(j.job(), Path::new("./job"));
+        assert_eq!(j.args(), ["-p", "3", "--input", "x"].map(OsString::from));
+
+        let j = job(parse(&["explain", "--json", "-c", "c.yaml", "./job", "a"]).unwrap());
+        assert_eq!(j.config, Some(PathBuf::from("c.yaml")));
+        assert_eq!(j.args(), [OsString::from("a")]);
+
+        let j = job(parse(&["info", "--", "./job", "--json"]).unwrap());
+        assert_eq!(j.args(), [OsString::from("--json")]);
+
+        let err = parse(&["run", "--paralelism", "3", "./job"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("'--paralelism'"), "{err}");
+    }
+
+    #[test]
+    fn a_job_binary_is_required() {
+        assert_eq!(parse(&["run"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["run", "-p", "2"]).unwrap_err().exit_code(), 2);
+    }
+}
