@@ -51,7 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `union` merges streams of one type; `map` on connected streams maps each side.
     let numbers = env.from_sequence(1, 3);
     let letters = env.from_elements(vec!['a', 'b']);
-    numbers.connect(&letters).map(|n| format!("number {n}"), |c| format!("letter {c}")).union([&*env.from_elements(vec!["extra".to_string()])]).print_with_identifier("co-map");
+    numbers
+        .connect(&letters)
+        .map(|n| format!("number {n}"), |c| format!("letter {c}"))
+        .union([&*env.from_elements(vec!["extra".to_string()])])
+        .print_with_identifier("co-map");
     env.execute("Connected Streams")?;
     Ok(())
 }

@@ -25,7 +25,10 @@ impl SourceFunction<(String, f64)> for Sensor {
                 break;
             }
             temperature += if i % 3 == 0 { 0.5 } else { -0.2 };
-            ctx.collect(("sensor-1".to_string(), (temperature * 10.0_f64).round() / 10.0));
+            ctx.collect((
+                "sensor-1".to_string(),
+                (temperature * 10.0_f64).round() / 10.0,
+            ));
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
@@ -70,7 +73,11 @@ impl Source<u64> for Squares {
     }
     fn create_reader(&self, ctx: &SourceReaderContext) -> Result<SquaresReader, BoxError> {
         let rt = ctx.runtime();
-        Ok(SquaresReader { next: rt.subtask_index() as u64, step: rt.parallelism() as u64, up_to: self.up_to })
+        Ok(SquaresReader {
+            next: rt.subtask_index() as u64,
+            step: rt.parallelism() as u64,
+            up_to: self.up_to,
+        })
     }
 }
 
@@ -89,9 +96,17 @@ impl SourceReader<u64> for SquaresReader {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = StreamExecutionEnvironment::get_execution_environment()?;
-    env.add_source(Sensor { limit: 10 }).name("Source: sensor").print_with_identifier("sensor");
-    env.add_parallel_source(IdRange::default()).set_parallelism(2).print_with_identifier("ids").set_parallelism(2);
-    env.from_source(Squares { up_to: 5 }, "squares").set_parallelism(2).print_with_identifier("squares").set_parallelism(2);
+    env.add_source(Sensor { limit: 10 })
+        .name("Source: sensor")
+        .print_with_identifier("sensor");
+    env.add_parallel_source(IdRange::default())
+        .set_parallelism(2)
+        .print_with_identifier("ids")
+        .set_parallelism(2);
+    env.from_source(Squares { up_to: 5 }, "squares")
+        .set_parallelism(2)
+        .print_with_identifier("squares")
+        .set_parallelism(2);
     env.execute("Custom Sources")?;
     Ok(())
 }

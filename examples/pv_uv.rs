@@ -42,7 +42,12 @@ fn clicks() -> Vec<Click> {
     let users = ["ann", "bob", "cid", "dee", "eve"];
     let pages = ["/home", "/item/42", "/cart"];
     (0..40u32)
-        .map(|i| (users[(i * 7 % 5) as usize].to_string(), pages[((i + i / 4) % 3) as usize].to_string()))
+        .map(|i| {
+            (
+                users[(i * 7 % 5) as usize].to_string(),
+                pages[((i + i / 4) % 3) as usize].to_string(),
+            )
+        })
         .collect()
 }
 

@@ -13,15 +13,18 @@
 use runnel::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let input = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/words.txt").to_string());
+    let input = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/words.txt").to_string()
+    });
 
     let env = StreamExecutionEnvironment::get_execution_environment()?;
     env.read_text_file(&input)
         .name("lines")
         .flat_map(|line: String, out: &mut Collector<'_, (String, u64)>| {
-            for word in line.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            for word in line
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+            {
                 out.collect((word.to_lowercase(), 1));
             }
         })

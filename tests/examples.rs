@@ -8,35 +8,61 @@ use std::process::{Command, Output};
 
 fn example(name: &str) -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_runnel"));
-    let path = bin.parent().expect("target dir").join("examples").join(name);
-    assert!(path.exists(), "example binary {} is missing: run `cargo test --workspace`, which builds the examples", path.display());
+    let path = bin
+        .parent()
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "example binary {} is missing: run `cargo test --workspace`, which builds the examples",
+        path.display()
+    );
     path
 }
 
 fn run(name: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(example(name));
-    cmd.args(args).env_remove("RUNNEL_PARALLELISM").env_remove("RUNNEL_CONFIG").env_remove("RUNNEL_CONF_DIR");
+    cmd.args(args)
+        .env_remove("RUNNEL_PARALLELISM")
+        .env_remove("RUNNEL_CONFIG")
+        .env_remove("RUNNEL_CONF_DIR");
     cmd.env_remove("RUNNEL_EXECUTION_MODE");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let Output { status, stdout, stderr } = cmd.output().unwrap();
-    let (stdout, stderr) = (String::from_utf8(stdout).unwrap(), String::from_utf8_lossy(&stderr).into_owned());
-    assert!(status.success(), "{name} failed: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    );
+    assert!(
+        status.success(),
+        "{name} failed: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     stdout
 }
 
 /// Splits `3> ("a", 1)` into the prefix (`3`) and the record text.
 fn split_prefix(line: &str) -> (Option<&str>, &str) {
     match line.split_once("> ") {
-        Some((prefix, rest)) if !prefix.contains('(') && !prefix.contains('"') => (Some(prefix), rest),
+        Some((prefix, rest)) if !prefix.contains('(') && !prefix.contains('"') => {
+            (Some(prefix), rest)
+        }
         _ => (None, line),
     }
 }
 
 fn word_counts_of(text: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         *counts.entry(word.to_lowercase()).or_default() += 1;
     }
     counts
@@ -48,7 +74,9 @@ fn final_counts(stdout: &str) -> BTreeMap<String, u64> {
     for line in stdout.lines() {
         let (_, record) = split_prefix(line);
         let record = record.trim_start_matches("(\"").trim_end_matches(')');
-        let (word, count) = record.split_once("\", ").unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        let (word, count) = record
+            .split_once("\", ")
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"));
         let count: u64 = count.parse().unwrap();
         let e = last.entry(word.to_string()).or_insert(0);
         *e = (*e).max(count);
@@ -58,18 +86,34 @@ fn final_counts(stdout: &str) -> BTreeMap<String, u64> {
 
 #[test]
 fn word_count_counts_the_bundled_text() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/words.txt")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/words.txt"
+    ))
+    .unwrap();
     let stdout = run("word_count", &[], &[]);
-    assert!(stdout.lines().all(|l| split_prefix(l).0.is_none()), "no prefix at parallelism 1");
+    assert!(
+        stdout.lines().all(|l| split_prefix(l).0.is_none()),
+        "no prefix at parallelism 1"
+    );
     assert_eq!(final_counts(&stdout), word_counts_of(&text));
 }
 
 #[test]
 fn word_count_in_parallel_prefixes_lines_with_the_subtask() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/words.txt")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/words.txt"
+    ))
+    .unwrap();
     let stdout = run("word_count", &[], &[("RUNNEL_PARALLELISM", "2")]);
-    let prefixes: std::collections::BTreeSet<&str> = stdout.lines().filter_map(|l| split_prefix(l).0).collect();
-    assert_eq!(prefixes, ["1", "2"].into_iter().collect(), "Flink's `N> ` prefix when the sink is parallel");
+    let prefixes: std::collections::BTreeSet<&str> =
+        stdout.lines().filter_map(|l| split_prefix(l).0).collect();
+    assert_eq!(
+        prefixes,
+        ["1", "2"].into_iter().collect(),
+        "Flink's `N> ` prefix when the sink is parallel"
+    );
     assert_eq!(final_counts(&stdout), word_counts_of(&text));
 }
 
@@ -92,10 +136,19 @@ fn pv_uv_counts_views_and_distinct_visitors() {
     let mut last: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for line in stdout.lines() {
         let (prefix, record) = split_prefix(line);
-        assert!(prefix.is_some_and(|p| p.starts_with("pv,uv:")), "identifier and subtask in the prefix: {line}");
-        let fields: Vec<&str> = record.trim_matches(|c| c == '(' || c == ')').split(", ").collect();
+        assert!(
+            prefix.is_some_and(|p| p.starts_with("pv,uv:")),
+            "identifier and subtask in the prefix: {line}"
+        );
+        let fields: Vec<&str> = record
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .collect();
         let page = fields[0].trim_matches('"').to_string();
-        let (pv, uv) = (fields[1].parse::<u64>().unwrap(), fields[2].parse::<u64>().unwrap());
+        let (pv, uv) = (
+            fields[1].parse::<u64>().unwrap(),
+            fields[2].parse::<u64>().unwrap(),
+        );
         let e = last.entry(page).or_default();
         *e = (e.0.max(pv), e.1.max(uv));
     }
@@ -126,12 +179,30 @@ fn side_outputs_split_the_orders() {
 #[test]
 fn connect_streams_blocks_words_and_co_maps() {
     let stdout = run("connect_streams", &[], &[]);
-    let mut words: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("co-map")).map(|l| split_prefix(l).1).collect();
+    let mut words: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("co-map"))
+        .map(|l| split_prefix(l).1)
+        .collect();
     words.sort();
     assert_eq!(words, ["\"again\"", "\"hello\"", "\"world\""]);
-    let mut comap: Vec<&str> = stdout.lines().filter(|l| l.starts_with("co-map")).map(|l| split_prefix(l).1).collect();
+    let mut comap: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("co-map"))
+        .map(|l| split_prefix(l).1)
+        .collect();
     comap.sort();
-    assert_eq!(comap, ["\"extra\"", "\"letter a\"", "\"letter b\"", "\"number 1\"", "\"number 2\"", "\"number 3\""]);
+    assert_eq!(
+        comap,
+        [
+            "\"extra\"",
+            "\"letter a\"",
+            "\"letter b\"",
+            "\"number 1\"",
+            "\"number 2\"",
+            "\"number 3\""
+        ]
+    );
 }
 
 #[test]
@@ -143,16 +214,33 @@ fn partitioning_shows_each_distribution() {
             .filter(|l| l.contains(&format!("(\"{tag}\", ")))
             .map(|l| {
                 let (prefix, record) = split_prefix(l);
-                let value = record.rsplit(", ").next().unwrap().trim_end_matches(')').parse().unwrap();
+                let value = record
+                    .rsplit(", ")
+                    .next()
+                    .unwrap()
+                    .trim_end_matches(')')
+                    .parse()
+                    .unwrap();
                 (prefix.unwrap().to_string(), value)
             })
             .collect()
     };
-    assert_eq!(records("broadcast").len(), 32, "8 records to each of 4 subtasks");
-    assert!(records("global").iter().all(|(p, _)| p == "1"), "global: all to the first subtask");
+    assert_eq!(
+        records("broadcast").len(),
+        32,
+        "8 records to each of 4 subtasks"
+    );
+    assert!(
+        records("global").iter().all(|(p, _)| p == "1"),
+        "global: all to the first subtask"
+    );
     assert_eq!(records("rebalance").len(), 8);
     for (p, v) in records("custom") {
-        assert_eq!(p.parse::<u64>().unwrap() - 1, v % 4, "custom partitioner: value % 4");
+        assert_eq!(
+            p.parse::<u64>().unwrap() - 1,
+            v % 4,
+            "custom partitioner: value % 4"
+        );
     }
     for (p, v) in records("rescale") {
         // Source subtask 0 holds 1..=4 and feeds map subtasks 1-2; subtask 1 holds 5..=8 and feeds 3-4.
@@ -161,7 +249,11 @@ fn partitioning_shows_each_distribution() {
     }
     let key_by = records("key_by");
     for parity in [0, 1] {
-        let subtasks: std::collections::BTreeSet<&String> = key_by.iter().filter(|(_, v)| v % 2 == parity).map(|(p, _)| p).collect();
+        let subtasks: std::collections::BTreeSet<&String> = key_by
+            .iter()
+            .filter(|(_, v)| v % 2 == parity)
+            .map(|(p, _)| p)
+            .collect();
         assert_eq!(subtasks.len(), 1, "one key, one subtask");
     }
 }
@@ -169,13 +261,19 @@ fn partitioning_shows_each_distribution() {
 #[test]
 fn custom_sources_emit_everything() {
     let stdout = run("custom_sources", &[], &[]);
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("sensor> ")).count(), 10);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("sensor> ")).count(),
+        10
+    );
     let mut ids: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ids:")).collect();
     ids.sort();
     assert_eq!(ids.len(), 6);
     assert!(ids[0].starts_with("ids:1> ") && ids[5].starts_with("ids:2> "));
-    let mut squares: Vec<u64> =
-        stdout.lines().filter(|l| l.starts_with("squares:")).map(|l| split_prefix(l).1.parse().unwrap()).collect();
+    let mut squares: Vec<u64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("squares:"))
+        .map(|l| split_prefix(l).1.parse().unwrap())
+        .collect();
     squares.sort();
     assert_eq!(squares, [0, 1, 4, 9, 16, 25]);
 }
@@ -183,7 +281,88 @@ fn custom_sources_emit_everything() {
 #[test]
 fn explain_prints_the_seeds_graphs() {
     let stdout = run("explain", &[], &[]);
-    assert!(stdout.contains("JobGraph: 3 vertices") && stdout.contains("ExecutionGraph: 5 subtasks"), "{stdout}");
+    assert!(
+        stdout.contains("JobGraph: 3 vertices") && stdout.contains("ExecutionGraph: 5 subtasks"),
+        "{stdout}"
+    );
     let json: serde_json::Value = serde_json::from_str(&run("explain", &["--json"], &[])).unwrap();
     assert_eq!(json["job_graph"]["vertices"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn ctrl_c_cancels_an_unbounded_job_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    // The server sends a line and keeps the connection open: the job never ends by itself.
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(b"still running\n").unwrap();
+        std::thread::sleep(Duration::from_secs(20));
+    });
+    let mut child = Command::new(example("socket_word_count"))
+        .args(["127.0.0.1", &port])
+        .env_remove("RUNNEL_PARALLELISM")
+        .env_remove("RUNNEL_EXECUTION_MODE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("still"), "{first}");
+    let interrupted = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(8),
+        "cancellation is prompt"
+    );
+    assert!(!output.status.success(), "a cancelled job reports failure");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    drop(server);
+}
+
+#[test]
+fn bad_settings_fail_with_clear_messages() {
+    let output = |envs: &[(&str, &str)]| {
+        let mut cmd = Command::new(example("word_count"));
+        cmd.env_remove("RUNNEL_PARALLELISM")
+            .env_remove("RUNNEL_CONFIG")
+            .env_remove("RUNNEL_CONF_DIR");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(
+        output(&[("RUNNEL_PARALLELISM", "0")])
+            .contains("RUNNEL_PARALLELISM=0: expected a positive integer")
+    );
+    let config =
+        std::env::temp_dir().join(format!("runnel-bad-config-{}.yaml", std::process::id()));
+    std::fs::write(&config, "# settings\nparallelism.default: two\n").unwrap();
+    let stderr = output(&[("RUNNEL_CONFIG", config.to_str().unwrap())]);
+    assert!(
+        stderr.contains(":2: `parallelism.default` expects a positive integer, got `two`"),
+        "{stderr}"
+    );
+    let stderr = output(&[("RUNNEL_CONFIG", "/nonexistent/runnel.yaml")]);
+    assert!(
+        stderr.contains("cannot read configuration file /nonexistent/runnel.yaml"),
+        "{stderr}"
+    );
 }

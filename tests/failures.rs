@@ -29,7 +29,10 @@ fn a_panic_in_user_code_fails_the_job_naming_operator_and_subtask() {
     let started = Instant::now();
     let err = env.execute("panics").unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("`validate` (subtask 2/2)") && message.contains("bad record 777"), "{message}");
+    assert!(
+        message.contains("`validate` (subtask 2/2)") && message.contains("bad record 777"),
+        "{message}"
+    );
     let cause = failure_cause(err);
     assert!(matches!(cause, TaskError::UserPanic { .. }));
     assert_eq!(cause.fault(), Fault::User);
@@ -51,9 +54,14 @@ impl SinkFunction<u64> for FailingSink {
 #[test]
 fn an_error_returned_by_a_sink_fails_the_job() {
     let env = StreamExecutionEnvironment::local();
-    env.from_sequence(1, 100).add_sink(FailingSink).name("archive");
+    env.from_sequence(1, 100)
+        .add_sink(FailingSink)
+        .name("archive");
     let message = env.execute("sink error").unwrap_err().to_string();
-    assert!(message.contains("`archive` (subtask 1/1) failed: disk full"), "{message}");
+    assert!(
+        message.contains("`archive` (subtask 1/1) failed: disk full"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -66,7 +74,10 @@ fn the_operator_that_failed_is_blamed_not_the_one_feeding_it() {
         .name("culprit")
         .print();
     let message = env.execute("blame").unwrap_err().to_string();
-    assert!(message.contains("`culprit`") && !message.contains("innocent"), "{message}");
+    assert!(
+        message.contains("`culprit`") && !message.contains("innocent"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -86,7 +97,10 @@ fn a_failure_downstream_cancels_an_unbounded_source_upstream() {
     .add_sink(|_x: u64| {});
     let started = Instant::now();
     let message = env.execute("cascade").unwrap_err().to_string();
-    assert!(message.contains("stop here"), "the root cause is reported, not the cancellation: {message}");
+    assert!(
+        message.contains("stop here"),
+        "the root cause is reported, not the cancellation: {message}"
+    );
     assert!(started.elapsed() < Duration::from_secs(15));
 }
 
@@ -100,7 +114,10 @@ fn a_panic_in_a_user_source_is_reported_as_the_sources() {
     .name("Source: sensors")
     .print();
     let message = env.execute("source panic").unwrap_err().to_string();
-    assert!(message.contains("`Source: sensors`") && message.contains("sensor disconnected"), "{message}");
+    assert!(
+        message.contains("`Source: sensors`") && message.contains("sensor disconnected"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -109,7 +126,10 @@ fn a_missing_input_file_is_named() {
     let env = StreamExecutionEnvironment::local();
     env.read_text_file(&missing).print();
     let message = env.execute("missing").unwrap_err().to_string();
-    assert!(message.contains("nope.txt") && message.contains("does not exist"), "{message}");
+    assert!(
+        message.contains("nope.txt") && message.contains("does not exist"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -119,7 +139,10 @@ fn invalid_utf8_names_file_and_line() {
     let env = StreamExecutionEnvironment::local();
     env.read_text_file(&file).print();
     let message = env.execute("utf8").unwrap_err().to_string();
-    assert!(message.contains("bad.txt") && message.contains("line 3") && message.contains("UTF-8"), "{message}");
+    assert!(
+        message.contains("bad.txt") && message.contains("line 3") && message.contains("UTF-8"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -147,11 +170,14 @@ fn cancelling_an_unbounded_job_ends_it_cleanly() {
 #[test]
 fn the_engine_survives_a_failed_job_and_runs_the_next() {
     let env = StreamExecutionEnvironment::local();
-    env.from_sequence(1, 3).map(|_x: u64| -> u64 { panic!("first job fails") }).print();
+    env.from_sequence(1, 3)
+        .map(|_x: u64| -> u64 { panic!("first job fails") })
+        .print();
     assert!(env.execute("first").is_err());
     let seen = std::sync::Arc::new(std::sync::Mutex::new(0u64));
     let sink = seen.clone();
-    env.from_sequence(1, 3).add_sink(move |x: u64| *sink.lock().unwrap() += x);
+    env.from_sequence(1, 3)
+        .add_sink(move |x: u64| *sink.lock().unwrap() += x);
     env.execute("second").unwrap();
     assert_eq!(*seen.lock().unwrap(), 6);
 }

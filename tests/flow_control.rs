@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn unbounded_counter() -> impl FnMut(&mut SourceContext<u64>) -> Result<(), BoxError> + Clone + Send + 'static {
+fn unbounded_counter()
+-> impl FnMut(&mut SourceContext<u64>) -> Result<(), BoxError> + Clone + Send + 'static {
     |ctx: &mut SourceContext<u64>| {
         let mut i = 0;
         while ctx.is_running() {
@@ -36,7 +37,11 @@ fn a_slow_consumer_holds_back_a_fast_producer() {
     let client = env.execute_async("backpressure").unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let totals = client.operator_totals();
-    let produced = totals.iter().find(|o| o.name == "fast").unwrap().records_out;
+    let produced = totals
+        .iter()
+        .find(|o| o.name == "fast")
+        .unwrap()
+        .records_out;
     let delivered = consumed.load(Ordering::Relaxed);
     client.cancel();
     let _ = client.wait();
@@ -45,11 +50,15 @@ fn a_slow_consumer_holds_back_a_fast_producer() {
     // channels of 10 buffers of 32 KiB, about 3,600 records of 9 bytes each.
     let in_flight = produced - delivered;
     assert!(delivered > 1_000, "the sink made progress ({delivered})");
-    assert!(in_flight < 200_000, "produced {produced}, delivered {delivered}: {in_flight} records in flight");
+    assert!(
+        in_flight < 200_000,
+        "produced {produced}, delivered {delivered}: {in_flight} records in flight"
+    );
 }
 
 /// Emits one record, then idles until cancelled.
-fn one_then_idle() -> impl FnMut(&mut SourceContext<String>) -> Result<(), BoxError> + Clone + Send + 'static {
+fn one_then_idle()
+-> impl FnMut(&mut SourceContext<String>) -> Result<(), BoxError> + Clone + Send + 'static {
     |ctx: &mut SourceContext<String>| {
         ctx.collect("ping".to_string());
         while ctx.is_running() {
@@ -66,9 +75,11 @@ fn arrival_with_buffer_timeout(millis: i64, patience: Duration) -> Option<Durati
     env.set_buffer_timeout(millis);
     let arrived: Arc<Mutex<Option<Instant>>> = Arc::default();
     let a = arrived.clone();
-    env.add_source(one_then_idle()).rebalance().add_sink(move |_s: String| {
-        a.lock().unwrap().get_or_insert_with(Instant::now);
-    });
+    env.add_source(one_then_idle())
+        .rebalance()
+        .add_sink(move |_s: String| {
+            a.lock().unwrap().get_or_insert_with(Instant::now);
+        });
     let started = Instant::now();
     let client = env.execute_async("latency").unwrap();
     let deadline = started + patience;
@@ -89,13 +100,18 @@ fn buffer_timeout_zero_sends_every_record_at_once() {
 
 #[test]
 fn buffer_timeout_interval_flushes_partly_filled_buffers() {
-    let latency = arrival_with_buffer_timeout(50, Duration::from_secs(5)).expect("delivered by the periodic flush");
+    let latency = arrival_with_buffer_timeout(50, Duration::from_secs(5))
+        .expect("delivered by the periodic flush");
     assert!(latency < Duration::from_secs(3), "{latency:?}");
 }
 
 #[test]
 fn disabled_buffer_timeout_holds_records_until_the_buffer_fills() {
-    assert_eq!(arrival_with_buffer_timeout(-1, Duration::from_millis(700)), None, "a lone record waits for a full buffer");
+    assert_eq!(
+        arrival_with_buffer_timeout(-1, Duration::from_millis(700)),
+        None,
+        "a lone record waits for a full buffer"
+    );
 }
 
 #[test]
@@ -112,7 +128,11 @@ fn records_cross_tasks_in_order_per_channel() {
     let env = StreamExecutionEnvironment::local();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    env.from_sequence(0, 199_999).set_parallelism(1).map(|x| x).disable_chaining().add_sink(move |x: u64| s.lock().unwrap().push(x));
+    env.from_sequence(0, 199_999)
+        .set_parallelism(1)
+        .map(|x| x)
+        .disable_chaining()
+        .add_sink(move |x: u64| s.lock().unwrap().push(x));
     env.execute("order").unwrap();
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 200_000);

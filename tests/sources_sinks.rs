@@ -350,7 +350,7 @@ fn pull_based_user_source() {
     }
     impl SourceReader<u32> for CountdownReader {
         fn poll_next(&mut self, out: &mut SourceOutput<'_, u32>) -> Result<InputStatus, BoxError> {
-            if self.0 % 100 == 0 {
+            if self.0.is_multiple_of(100) {
                 return Ok(InputStatus::EndOfInput);
             }
             out.collect(self.0);
@@ -455,4 +455,3 @@ fn user_sink_is_finished_at_end_of_input() {
         vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10]]
     );
 }
-

@@ -146,7 +146,7 @@ impl ProcessFunction<u64, u64> for SplitByParity {
         ctx: &mut ProcessContext<'_>,
         out: &mut Collector<'_, u64>,
     ) -> Result<(), BoxError> {
-        if value % 2 == 0 {
+        if value.is_multiple_of(2) {
             out.collect(value);
         } else {
             ctx.output(&self.odd, format!("odd {value}"));
@@ -420,4 +420,50 @@ fn execution_result_reports_records_per_operator() {
         100
     );
     assert!(result.net_runtime.as_nanos() > 0);
+}
+
+#[test]
+fn a_side_output_requested_with_two_types_is_an_error() {
+    let env = StreamExecutionEnvironment::local();
+    let main = env.from_sequence(1, 3).process(SplitByParity {
+        odd: OutputTag::new("odd"),
+    });
+    main.get_side_output(&OutputTag::<String>::new("odd"))
+        .print();
+    main.get_side_output(&OutputTag::<u64>::new("odd")).print();
+    let message = env.execute("mismatch").unwrap_err().to_string();
+    assert!(
+        message.contains("side output `odd`") && message.contains("two different types"),
+        "{message}"
+    );
+}
+
+#[test]
+fn emitting_a_side_output_of_the_wrong_type_fails_the_job() {
+    #[derive(Clone)]
+    struct Wrong;
+    impl ProcessFunction<u64, u64> for Wrong {
+        fn process_element(
+            &mut self,
+            v: u64,
+            ctx: &mut ProcessContext<'_>,
+            _out: &mut Collector<'_, u64>,
+        ) -> Result<(), BoxError> {
+            ctx.output(&OutputTag::<u64>::new("tag"), v);
+            Ok(())
+        }
+    }
+    let env = StreamExecutionEnvironment::local();
+    env.from_sequence(1, 3)
+        .process(Wrong)
+        .name("wrong")
+        .get_side_output(&OutputTag::<String>::new("tag"))
+        .print();
+    let message = env.execute("wrong type").unwrap_err().to_string();
+    assert!(
+        message.contains("`wrong`")
+            && message.contains("side output `tag`")
+            && message.contains("u64"),
+        "{message}"
+    );
 }

@@ -3,8 +3,9 @@
 use runnel_config::ConfigError;
 use thiserror::Error;
 
-/// The environment could not be set up from its configuration.
-#[derive(Debug, Error)]
+/// The environment could not be set up from its configuration. `Debug` prints the
+/// message, so a `main` returning it shows a readable report.
+#[derive(Error)]
 pub enum EnvironmentError {
     /// The configuration file is invalid.
     #[error(transparent)]
@@ -19,4 +20,10 @@ pub enum EnvironmentError {
         /// What is wrong with it.
         problem: &'static str,
     },
+}
+
+impl std::fmt::Debug for EnvironmentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
 }

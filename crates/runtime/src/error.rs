@@ -118,7 +118,10 @@ impl TaskError {
 }
 
 /// Why a job did not complete.
-#[derive(Debug, Error)]
+///
+/// `Debug` prints the message and its causes, so a `main` returning this error
+/// shows a readable report.
+#[derive(Error)]
 pub enum JobError {
     /// The job's graph is invalid; nothing ran.
     #[error("invalid job: {0}")]
@@ -146,6 +149,22 @@ pub enum JobError {
         /// What went wrong.
         message: String,
     },
+}
+
+impl fmt::Debug for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        // The first level of cause is already part of the message.
+        if source.is_some() {
+            source = source.and_then(std::error::Error::source);
+        }
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 /// Turns a caught panic payload into a message.

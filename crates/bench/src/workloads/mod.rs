@@ -1,0 +1,129 @@
+//! The workloads of WORKLOADS.md §4, each as a Runnel job and as its
+//! single-threaded "physical limit" loop.
+
+pub mod w1;
+pub mod w2;
+
+use crate::checksum::Totals;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A workload of WORKLOADS.md §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Stateless map + filter.
+    W1,
+    /// Keyed running aggregation (key_by + reduce).
+    W2,
+}
+
+impl Workload {
+    /// The name used in RESULT lines and in §5 (`W1`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::W1 => "W1",
+            Workload::W2 => "W2",
+        }
+    }
+
+    /// The default N of WORKLOADS.md §5.
+    pub fn default_n(self) -> u64 {
+        match self {
+            Workload::W1 => 100_000_000,
+            Workload::W2 => 10_000_000,
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What runs a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// A Runnel job built with the DataStream API.
+    Runnel,
+    /// The single-threaded loop without a framework (one hash map at most).
+    Limit,
+}
+
+impl Engine {
+    /// The name used in RESULT lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Runnel => "runnel",
+            Engine::Limit => "limit",
+        }
+    }
+}
+
+/// A workload and the engine that runs it, as named on the command line: `W1`, or
+/// `limit-W1` for the limit loop (case-insensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    /// The engine.
+    pub engine: Engine,
+    /// The workload.
+    pub workload: Workload,
+}
+
+impl FromStr for Selection {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let lower = s.trim().to_ascii_lowercase();
+        let (engine, name) = match lower.strip_prefix("limit-") {
+            Some(rest) => (Engine::Limit, rest),
+            None => (Engine::Runnel, lower.as_str()),
+        };
+        let workload = match name {
+            "w1" => Workload::W1,
+            "w2" => Workload::W2,
+            _ => {
+                return Err(format!(
+                    "unknown workload `{s}`: expected W1, W2, limit-W1 or limit-W2"
+                ));
+            }
+        };
+        Ok(Selection { engine, workload })
+    }
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measurement {
+    /// In-job time (WORKLOADS.md §2).
+    pub elapsed: Duration,
+    /// Output records and checksum.
+    pub totals: Totals,
+}
+
+/// Runs `selection` over `n` bids; `parallelism` applies to Runnel jobs only
+/// (limit loops are single-threaded).
+pub fn run(selection: Selection, n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
+    Ok(match (selection.engine, selection.workload) {
+        (Engine::Runnel, Workload::W1) => w1::run(n, parallelism)?,
+        (Engine::Runnel, Workload::W2) => w2::run(n, parallelism)?,
+        (Engine::Limit, Workload::W1) => w1::limit(n),
+        (Engine::Limit, Workload::W2) => w2::limit(n),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_selections() {
+        let s: Selection = "W1".parse().unwrap();
+        assert_eq!((s.engine, s.workload), (Engine::Runnel, Workload::W1));
+        let s: Selection = "limit-W2".parse().unwrap();
+        assert_eq!((s.engine, s.workload), (Engine::Limit, Workload::W2));
+        assert!("W9".parse::<Selection>().is_err());
+        assert!("limit-".parse::<Selection>().is_err());
+    }
+}
