@@ -311,11 +311,12 @@ fn ctrl_c_cancels_an_unbounded_job_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    stdout.read_line(&mut first).unwrap();
     assert!(first.contains("still"), "{first}");
+    // Keep reading, so the job's prints never meet a closed pipe.
+    let drain = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let interrupted = Instant::now();
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -323,6 +324,7 @@ fn ctrl_c_cancels_an_unbounded_job_cleanly() {
         .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
+    let _ = drain.join();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         interrupted.elapsed() < Duration::from_secs(8),
