@@ -292,11 +292,7 @@ impl StreamExecutionEnvironment {
         &self,
         source: SocketTextSource,
     ) -> SingleOutputStreamOperator<String> {
-        self.add_source_node(
-            FunctionSource::new(source, Boundedness::ContinuousUnbounded),
-            "Socket Stream",
-            true,
-        )
+        self.add_function_source(source, "Socket Stream", true)
     }
 
     /// A non-parallel source written as a run loop.
@@ -304,11 +300,7 @@ impl StreamExecutionEnvironment {
         &self,
         function: F,
     ) -> SingleOutputStreamOperator<T> {
-        self.add_source_node(
-            FunctionSource::new(function, Boundedness::ContinuousUnbounded),
-            "Custom Source",
-            true,
-        )
+        self.add_function_source(function, "Custom Source", true)
     }
 
     /// A parallel source written as a run loop; each subtask runs a clone and can
@@ -317,11 +309,19 @@ impl StreamExecutionEnvironment {
         &self,
         function: F,
     ) -> SingleOutputStreamOperator<T> {
-        self.add_source_node(
-            FunctionSource::new(function, Boundedness::ContinuousUnbounded),
-            "Custom Source",
-            false,
-        )
+        self.add_function_source(function, "Custom Source", false)
+    }
+
+    /// A run-loop source: it decides itself when it ends, so the plan treats it
+    /// as unbounded.
+    fn add_function_source<T: Data, F: SourceFunction<T> + Clone>(
+        &self,
+        function: F,
+        name: &str,
+        non_parallel: bool,
+    ) -> SingleOutputStreamOperator<T> {
+        let source = FunctionSource::new(function, Boundedness::ContinuousUnbounded);
+        self.add_source_node(source, name, non_parallel)
     }
 
     /// A stream from any [`Source`] (parallel).

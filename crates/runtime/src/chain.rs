@@ -175,16 +175,7 @@ impl<Op: TwoInputOperator> TwoInputLink<Op> {
         &mut self,
         batch: &mut Vec<StreamRecord<Op::In1>>,
     ) -> Result<(), TaskError> {
-        self.records_in.inc_by(batch.len() as u64);
-        let (op, out) = (&mut self.op, &mut self.out);
-        let result = call_user(&self.ctx, || {
-            for r in batch.drain(..) {
-                op.process_element1(r, out)?;
-            }
-            Ok(())
-        });
-        settle(&self.ctx, &mut self.out, result)?;
-        self.out.flush()
+        self.process_batch_with(batch, Op::process_element1)
     }
 
     /// Processes a batch of the second input.
@@ -192,11 +183,19 @@ impl<Op: TwoInputOperator> TwoInputLink<Op> {
         &mut self,
         batch: &mut Vec<StreamRecord<Op::In2>>,
     ) -> Result<(), TaskError> {
+        self.process_batch_with(batch, Op::process_element2)
+    }
+
+    fn process_batch_with<I>(
+        &mut self,
+        batch: &mut Vec<StreamRecord<I>>,
+        process: impl Fn(&mut Op, StreamRecord<I>, &mut Output<Op::Out>) -> Result<(), BoxError>,
+    ) -> Result<(), TaskError> {
         self.records_in.inc_by(batch.len() as u64);
         let (op, out) = (&mut self.op, &mut self.out);
         let result = call_user(&self.ctx, || {
             for r in batch.drain(..) {
-                op.process_element2(r, out)?;
+                process(op, r, out)?;
             }
             Ok(())
         });
