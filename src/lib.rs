@@ -41,7 +41,9 @@ pub mod prelude {
     pub use runnel_config::Configuration;
     pub use runnel_connectors::{FileProcessingMode, WriteMode};
     pub use runnel_runtime::sink::{SinkContext, SinkFunction};
-    pub use runnel_runtime::source::{Source, SourceOutput, SourceReader, SourceReaderContext};
+    pub use runnel_runtime::source::{
+        Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext,
+    };
     pub use runnel_runtime::source_function::{SourceContext, SourceFunction};
     pub use runnel_runtime::{
         BoxError, InputStatus, JobError, JobExecutionResult, OutputTag, RuntimeContext,

@@ -2,8 +2,9 @@
 //! of bids (§1.3: subtask `k` of `P` emits the indices `k, k+P, k+2P, ...`).
 
 use crate::timing::JobTimer;
-use runnel::prelude::{InputStatus, Source, SourceOutput, SourceReader, SourceReaderContext};
-use runnel::runtime::BoxError;
+use runnel::prelude::{
+    BoxError, InputStatus, Source, SourceOutput, SourceReader, SourceReaderContext,
+};
 use runnel::runtime::source::Boundedness;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -51,13 +52,7 @@ impl Bid {
         let delay = sm(s) % 1000;
         let ts = T0 + (i / 100) as i64 - delay as i64;
         let u = sm(s + 1);
-        // Two constant divisors rather than one variable one: the compiler turns
-        // these into multiplications instead of a 64-bit `div`.
-        let auction = if (u & 0xFF) < 64 {
-            (u >> 8) % 100
-        } else {
-            (u >> 8) % 10_000
-        };
+        let auction = (u >> 8) % if (u & 0xFF) < 64 { 100 } else { 10_000 };
         Bid {
             auction,
             bidder: sm(s + 2) % 250_000,

@@ -3,8 +3,7 @@
 
 use crate::bid::{GAMMA, mix64};
 use crate::timing::JobTimer;
-use runnel::prelude::{SinkContext, SinkFunction};
-use runnel::runtime::BoxError;
+use runnel::prelude::{BoxError, SinkContext, SinkFunction};
 use std::sync::{Arc, Mutex};
 
 /// The record hash `h(f1, ..., fm)`: `x = GAMMA; x = mix64(x ^ f)` for each field.
