@@ -9,7 +9,7 @@ use crate::operators::co::{CoProcessOperator, CoStreamFlatMap, CoStreamMap};
 use crate::prototype::Prototype;
 use runnel_runtime::environment::{NodeFactory, OutputPort, SidePorts};
 use runnel_runtime::nodes::TwoInputNode;
-use runnel_runtime::{BoxError, RuntimeContext, TwoInputOperator};
+use runnel_runtime::{BoxError, OperatorParameters, TwoInputOperator};
 use runnel_types::{Data, Key};
 use std::sync::Arc;
 
@@ -48,7 +48,7 @@ impl<A: Data, B: Data> ConnectedStreams<A, B> {
     fn add_two_input<Op, M>(&self, name: &str, make: M) -> SingleOutputStreamOperator<Op::Out>
     where
         Op: TwoInputOperator<In1 = A, In2 = B>,
-        M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+        M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
     {
         let env = self.first.env().clone();
         let port = Arc::new(OutputPort::default());
@@ -117,7 +117,7 @@ impl<A: Data, B: Data> ConnectedStreams<A, B> {
     ) -> SingleOutputStreamOperator<O> {
         let f = Prototype::new(f);
         self.add_two_input("Co-Process", move |ctx| {
-            Ok(CoProcessOperator::new(f.instance(), ctx.clone()))
+            Ok(CoProcessOperator::new(f.instance(), ctx.runtime().clone()))
         })
     }
 }

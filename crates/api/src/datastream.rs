@@ -16,7 +16,8 @@ use runnel_runtime::environment::{
 use runnel_runtime::nodes::OneInputNode;
 use runnel_runtime::partitioning::Partitioner as UserPartitioner;
 use runnel_runtime::sink::{SinkFunction, SinkOperator};
-use runnel_runtime::{BoxError, OneInputOperator, OutputTag, RuntimeContext};
+use runnel_runtime::watermark::{TimestampsAndWatermarksOperator, WatermarkStrategyFor};
+use runnel_runtime::{BoxError, OneInputOperator, OperatorParameters, OutputTag};
 use runnel_types::{Data, Key, NodeId};
 use std::fmt::{Debug, Display};
 use std::ops::Deref;
@@ -153,7 +154,7 @@ impl<T: Data> DataStream<T> {
     ) -> SingleOutputStreamOperator<Op::Out>
     where
         Op: OneInputOperator<In = T>,
-        M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+        M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
     {
         self.add_one_input(name, operator, false, make)
     }
@@ -167,7 +168,7 @@ impl<T: Data> DataStream<T> {
     ) -> SingleOutputStreamOperator<Op::Out>
     where
         Op: OneInputOperator<In = T>,
-        M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+        M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
     {
         let port = Arc::new(OutputPort::default());
         let side = Arc::new(SidePorts::default());
@@ -247,8 +248,23 @@ impl<T: Data> DataStream<T> {
     ) -> SingleOutputStreamOperator<O> {
         let f = Prototype::new(f);
         self.add_one_input("Process", "Process", false, move |ctx| {
-            Ok(ProcessOperator::new(f.instance(), ctx.clone()))
+            Ok(ProcessOperator::new(f.instance(), ctx.runtime().clone()))
         })
+    }
+
+    /// Gives every record an event-time timestamp and the stream watermarks, with
+    /// a [`WatermarkStrategy`](runnel_runtime::watermark::WatermarkStrategy).
+    /// Watermarks from upstream are replaced (only the end-of-input +∞ passes).
+    pub fn assign_timestamps_and_watermarks<S: WatermarkStrategyFor<T> + Sync>(
+        &self,
+        strategy: S,
+    ) -> SingleOutputStreamOperator<T> {
+        self.add_one_input(
+            "Timestamps/Watermarks",
+            "Timestamps/Watermarks",
+            false,
+            move |p| Ok(TimestampsAndWatermarksOperator::new(&strategy, p)),
+        )
     }
 
     /// Partitions the stream by key: records with equal keys go to the same

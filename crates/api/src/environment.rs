@@ -13,12 +13,13 @@ use runnel_plan::{
     ChainingStrategy, NodeKind, NodeSpec, ParallelismDefaults, Plan, PlanError, StreamGraph,
 };
 use runnel_runtime::clock::{Clock, SystemClock};
-use runnel_runtime::environment::{ExecutableJob, OutputPort, SidePorts};
+use runnel_runtime::environment::{ExecutableJob, NodeFactory, OutputPort, SidePorts};
 use runnel_runtime::nodes::SourceNode;
 use runnel_runtime::source::{Boundedness, Source};
 use runnel_runtime::source_function::{FunctionSource, SourceFunction};
+use runnel_runtime::watermark::WatermarkStrategyFor;
 use runnel_runtime::{JobClient, JobError, JobExecutionResult, LocalExecutor};
-use runnel_types::Data;
+use runnel_types::{Data, NodeId};
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -324,6 +325,22 @@ impl StreamExecutionEnvironment {
         self.add_source_node(source, name, non_parallel)
     }
 
+    /// A stream from any [`Source`] whose records get timestamps and watermarks
+    /// from `strategy` inside the source, per split (a source reading several
+    /// partitions keeps a watermark per partition).
+    pub fn from_source_with_watermarks<T: Data, S: Source<T>, W: WatermarkStrategyFor<T> + Sync>(
+        &self,
+        source: S,
+        strategy: W,
+        name: &str,
+    ) -> SingleOutputStreamOperator<T> {
+        self.add_source_with(name, false, move |id, port, side| {
+            Arc::new(SourceNode::with_watermarks(
+                id, source, strategy, port, side,
+            ))
+        })
+    }
+
     /// A stream from any [`Source`] (parallel).
     pub fn from_source<T: Data, S: Source<T>>(
         &self,
@@ -339,11 +356,22 @@ impl StreamExecutionEnvironment {
         name: &str,
         non_parallel: bool,
     ) -> SingleOutputStreamOperator<T> {
+        self.add_source_with(name, non_parallel, move |id, port, side| {
+            Arc::new(SourceNode::new(id, source, port, side))
+        })
+    }
+
+    fn add_source_with<T: Data>(
+        &self,
+        name: &str,
+        non_parallel: bool,
+        node: impl FnOnce(NodeId, Arc<OutputPort<T>>, Arc<SidePorts>) -> Arc<dyn NodeFactory>,
+    ) -> SingleOutputStreamOperator<T> {
         let port = Arc::new(OutputPort::default());
         let side = Arc::new(SidePorts::default());
         let id = self.graph(|g| {
             let id = g.next_node_id();
-            let node = Arc::new(SourceNode::new(id, source, port.clone(), side.clone()));
+            let node = node(id, port.clone(), side.clone());
             let spec = NodeSpec {
                 name: format!("Source: {name}"),
                 operator: "Source".to_string(),

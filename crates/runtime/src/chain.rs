@@ -15,7 +15,8 @@ use crate::error::{BoxError, TaskError, panic_message};
 use crate::metrics::Counter;
 use crate::operator::{InputSide, OneInputOperator, TwoInputOperator};
 use crate::output::{Output, OutputFailure};
-use runnel_types::{StreamRecord, Watermark};
+use crate::watermark::CombinedWatermark;
+use runnel_types::{StreamRecord, Watermark, WatermarkStatus};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Lifecycle calls that recurse down a chain.
@@ -28,6 +29,9 @@ pub trait ChainNode {
     fn flush_buffers(&mut self) -> Result<(), TaskError>;
     /// Whether every network output downstream can take data without blocking.
     fn is_output_available(&self) -> bool;
+    /// Processing time reached `now`: operators with due timers fire them, then
+    /// the call moves down the chain.
+    fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError>;
 }
 
 /// A chain member that takes records of type `T`: an operator link or a record
@@ -37,6 +41,8 @@ pub trait ChainedInput<T>: ChainNode {
     fn process_batch(&mut self, batch: &mut Vec<StreamRecord<T>>) -> Result<(), TaskError>;
     /// The input watermark advanced.
     fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+    /// The input became idle or active.
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError>;
     /// The input has ended: finish and propagate.
     fn end_input(&mut self) -> Result<(), TaskError>;
 }
@@ -118,6 +124,14 @@ impl<Op: OneInputOperator> ChainNode for OneInputLink<Op> {
     fn is_output_available(&self) -> bool {
         self.out.targets_available()
     }
+
+    fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.on_processing_time(now, out));
+        settle(&self.ctx, &mut self.out, result)?;
+        self.out.flush()?;
+        self.out.targets_on_processing_time(now)
+    }
 }
 
 impl<Op: OneInputOperator> ChainedInput<Op::In> for OneInputLink<Op> {
@@ -136,6 +150,12 @@ impl<Op: OneInputOperator> ChainedInput<Op::In> for OneInputLink<Op> {
         settle(&self.ctx, &mut self.out, result)
     }
 
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.process_watermark_status(status, out));
+        settle(&self.ctx, &mut self.out, result)
+    }
+
     fn end_input(&mut self) -> Result<(), TaskError> {
         let (op, out) = (&mut self.op, &mut self.out);
         let result = call_user(&self.ctx, || op.end_input(out));
@@ -151,9 +171,7 @@ pub struct TwoInputLink<Op: TwoInputOperator> {
     out: Output<Op::Out>,
     ctx: RuntimeContext,
     records_in: Counter,
-    watermark1: Watermark,
-    watermark2: Watermark,
-    combined: Watermark,
+    watermarks: CombinedWatermark,
 }
 
 impl<Op: TwoInputOperator> TwoInputLink<Op> {
@@ -164,9 +182,7 @@ impl<Op: TwoInputOperator> TwoInputLink<Op> {
             out,
             ctx,
             records_in,
-            watermark1: Watermark::MIN,
-            watermark2: Watermark::MIN,
-            combined: Watermark::MIN,
+            watermarks: CombinedWatermark::new(2),
         }
     }
 
@@ -203,24 +219,51 @@ impl<Op: TwoInputOperator> TwoInputLink<Op> {
         self.out.flush()
     }
 
-    /// The watermark of one input advanced.
+    /// The watermark of one input advanced (which also marks it active).
     pub fn process_watermark(
         &mut self,
         side: InputSide,
         watermark: Watermark,
     ) -> Result<(), TaskError> {
-        match side {
-            InputSide::First => self.watermark1 = self.watermark1.max(watermark),
-            InputSide::Second => self.watermark2 = self.watermark2.max(watermark),
+        let was_idle = self.watermarks.is_idle();
+        if self.watermarks.update_watermark(side.index(), watermark) {
+            self.fire_combined_watermark()?;
         }
-        let min = self.watermark1.min(self.watermark2);
-        if min <= self.combined {
-            return Ok(());
+        self.forward_status_change(was_idle)
+    }
+
+    /// One input became idle or active; the operator's watermark is the minimum
+    /// over the active inputs, and it is idle when both are.
+    pub fn process_watermark_status(
+        &mut self,
+        side: InputSide,
+        status: WatermarkStatus,
+    ) -> Result<(), TaskError> {
+        let was_idle = self.watermarks.is_idle();
+        if self.watermarks.update_idle(side.index(), status.is_idle()) {
+            self.fire_combined_watermark()?;
         }
-        self.combined = min;
+        self.forward_status_change(was_idle)
+    }
+
+    fn fire_combined_watermark(&mut self) -> Result<(), TaskError> {
+        let combined = self.watermarks.combined();
         let (op, out) = (&mut self.op, &mut self.out);
-        let result = call_user(&self.ctx, || op.process_watermark(min, out));
+        let result = call_user(&self.ctx, || op.process_watermark(combined, out));
         settle(&self.ctx, &mut self.out, result)
+    }
+
+    fn forward_status_change(&mut self, was_idle: bool) -> Result<(), TaskError> {
+        let idle = self.watermarks.is_idle();
+        if idle != was_idle {
+            let status = if idle {
+                WatermarkStatus::Idle
+            } else {
+                WatermarkStatus::Active
+            };
+            self.out.forward_watermark_status(status)?;
+        }
+        Ok(())
     }
 
     /// One input ended.
@@ -256,5 +299,13 @@ impl<Op: TwoInputOperator> ChainNode for TwoInputLink<Op> {
 
     fn is_output_available(&self) -> bool {
         self.out.targets_available()
+    }
+
+    fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        let (op, out) = (&mut self.op, &mut self.out);
+        let result = call_user(&self.ctx, || op.on_processing_time(now, out));
+        settle(&self.ctx, &mut self.out, result)?;
+        self.out.flush()?;
+        self.out.targets_on_processing_time(now)
     }
 }

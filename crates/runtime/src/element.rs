@@ -4,19 +4,21 @@
 //! an 8-byte little-endian timestamp, or a watermark. Records follow as
 //! [`RecordCodec`] bytes. Elements never span buffers.
 
-use runnel_types::{CodecError, EventTime, RecordCodec, StreamRecord, Watermark};
+use runnel_types::{CodecError, EventTime, RecordCodec, StreamRecord, Watermark, WatermarkStatus};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 const TAG_RECORD: u8 = 0;
 const TAG_RECORD_WITH_TIMESTAMP: u8 = 1;
 const TAG_WATERMARK: u8 = 2;
+const TAG_WATERMARK_STATUS: u8 = 3;
 
 /// A decoded element.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Element<T> {
     Record(StreamRecord<T>),
     Watermark(Watermark),
+    WatermarkStatus(WatermarkStatus),
 }
 
 /// Appends a record; on failure `buf` is left as it was.
@@ -42,6 +44,12 @@ pub(crate) fn encode_watermark(watermark: Watermark, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&watermark.0.to_le_bytes());
 }
 
+/// Appends a watermark status.
+pub(crate) fn encode_watermark_status(status: WatermarkStatus, buf: &mut Vec<u8>) {
+    buf.push(TAG_WATERMARK_STATUS);
+    buf.push(u8::from(status.is_idle()));
+}
+
 fn read_i64(buf: &[u8], pos: &mut usize) -> Result<i64, CodecError> {
     let bytes = buf.get(*pos..*pos + 8).ok_or_else(|| CodecError::Decode {
         type_name: "timestamp",
@@ -63,6 +71,19 @@ pub(crate) fn decode_element<T: DeserializeOwned>(
         TAG_RECORD => None,
         TAG_RECORD_WITH_TIMESTAMP => Some(EventTime::from_millis(read_i64(buf, pos)?)),
         TAG_WATERMARK => return Ok(Element::Watermark(Watermark(read_i64(buf, pos)?))),
+        TAG_WATERMARK_STATUS => {
+            let idle = *buf.get(*pos).ok_or_else(|| CodecError::Decode {
+                type_name: "watermark status",
+                message: "buffer ends inside an element".to_string(),
+            })?;
+            *pos += 1;
+            let status = if idle == 1 {
+                WatermarkStatus::Idle
+            } else {
+                WatermarkStatus::Active
+            };
+            return Ok(Element::WatermarkStatus(status));
+        }
         other => {
             return Err(CodecError::Decode {
                 type_name: std::any::type_name::<T>(),
@@ -84,6 +105,7 @@ mod tests {
         let mut buf = Vec::new();
         encode_record(&StreamRecord::new("a".to_string()), &mut buf).unwrap();
         encode_watermark(Watermark(-5), &mut buf);
+        encode_watermark_status(WatermarkStatus::Idle, &mut buf);
         encode_record(
             &StreamRecord::with_timestamp("b".to_string(), EventTime::from_millis(7)),
             &mut buf,
@@ -99,6 +121,7 @@ mod tests {
             vec![
                 Element::Record(StreamRecord::new("a".to_string())),
                 Element::Watermark(Watermark(-5)),
+                Element::WatermarkStatus(WatermarkStatus::Idle),
                 Element::Record(StreamRecord::with_timestamp(
                     "b".to_string(),
                     EventTime::from_millis(7)

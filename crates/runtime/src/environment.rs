@@ -13,11 +13,13 @@ use crate::error::{OperatorInstance, TaskError};
 use crate::input::InputGate;
 use crate::metrics::{Counter, OperatorCounters};
 use crate::output::{ErasedOutput, MainOutput, Output, OutputTag};
+use crate::parameters::OperatorParameters;
 use crate::partitioning::{
     Broadcast, CustomSelector, FastRng, FirstChannel, KeyGroupSelector, KeySelector,
     Partitioner as UserPartitioner, RoundRobin, Shuffle,
 };
 use crate::processor::StreamInputProcessor;
+use crate::time::ProcessingTimeService;
 use crate::writer::RecordWriter;
 use runnel_config::{BufferTimeout, Configuration};
 use runnel_network::{ChannelId, OutputChannel, TaskSignal, Transport};
@@ -251,6 +253,7 @@ pub struct TaskEnvironment<'a> {
     pub(crate) batch_size: usize,
     pub(crate) task_name: Arc<str>,
     pub(crate) job_name: Arc<str>,
+    pub(crate) time: ProcessingTimeService,
 }
 
 impl TaskEnvironment<'_> {
@@ -269,6 +272,27 @@ impl TaskEnvironment<'_> {
             attempt_number: self.attempt,
             clock: self.clock.clone(),
         }
+    }
+
+    /// The parameters `node`'s operator instance is created with.
+    pub fn operator_parameters(&self, node: NodeId) -> OperatorParameters {
+        let runtime = self.runtime_context(node);
+        let key_groups = runnel_types::compute_key_group_range_for_operator_index(
+            runtime.max_parallelism,
+            runtime.parallelism,
+            runtime.subtask_index,
+        );
+        OperatorParameters {
+            runtime,
+            time: self.time.clone(),
+            key_groups,
+            auto_watermark_interval: self.job.config.auto_watermark_interval,
+        }
+    }
+
+    /// The task's processing-time service.
+    pub fn processing_time(&self) -> &ProcessingTimeService {
+        &self.time
     }
 
     /// The counters of `node`'s instance in this subtask.

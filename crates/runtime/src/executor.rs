@@ -10,6 +10,7 @@ use crate::environment::{CounterRegistry, ExecutableJob, TaskEnvironment};
 use crate::error::{JobError, TaskError};
 use crate::metrics::OperatorCounters;
 use crate::task::{StreamTask, is_consequence_of_cancellation};
+use crate::time::ProcessingTimeService;
 use runnel_config::BufferTimeout;
 use runnel_network::{ChannelId, LocalTransport, TaskSignal, Transport};
 use runnel_types::{JobVertexId, NodeId};
@@ -153,12 +154,18 @@ impl LocalExecutor {
                             batch_size,
                             task_name: Arc::from(vertex.name.as_str()),
                             job_name: Arc::from(job.plan.stream_graph.job_name.as_str()),
+                            time: ProcessingTimeService::new(clock.clone()),
                         };
                         let built = job.factories[vertex.head.index()].create_head(&mut env);
                         match built {
                             Ok(processor) => {
-                                let mut task =
-                                    StreamTask::new(signal.clone(), processor, flush_interval);
+                                let time = env.time.clone();
+                                let mut task = StreamTask::new(
+                                    signal.clone(),
+                                    processor,
+                                    flush_interval,
+                                    time,
+                                );
                                 let result = task.run();
                                 // Report before dropping the task: dropping closes its
                                 // channels, which upstream tasks would see as an error.

@@ -6,8 +6,9 @@ use crate::element::{Element, decode_element};
 use crate::error::{OperatorInstance, TaskError};
 use crate::operator::{InputSide, TwoInputOperator};
 use crate::processor::{InputStatus, StreamInputProcessor};
+use crate::watermark::WatermarkValve;
 use runnel_network::{ChannelMessage, InputChannel, NetworkError};
-use runnel_types::{Data, StreamRecord, Watermark};
+use runnel_types::{Data, StreamRecord, Watermark, WatermarkStatus};
 
 /// The channels of one logical input of a task, read round robin.
 pub struct InputGate {
@@ -70,47 +71,11 @@ impl InputGate {
     }
 }
 
-/// Combines the watermarks of a gate's channels: the input's watermark is the
-/// minimum over its channels and only moves forward (Flink's
-/// `StatusWatermarkValve`, without idleness).
-#[derive(Debug, Clone)]
-pub struct WatermarkValve {
-    channels: Vec<Watermark>,
-    last_output: Watermark,
-}
-
-impl WatermarkValve {
-    /// A valve over `channels` channels, all at −∞.
-    pub fn new(channels: usize) -> Self {
-        WatermarkValve {
-            channels: vec![Watermark::MIN; channels],
-            last_output: Watermark::MIN,
-        }
-    }
-
-    /// A channel reported `watermark`; returns the input's new watermark if it advanced.
-    pub fn input_watermark(&mut self, channel: usize, watermark: Watermark) -> Option<Watermark> {
-        if watermark <= self.channels[channel] {
-            return None;
-        }
-        self.channels[channel] = watermark;
-        let min = self
-            .channels
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(Watermark::MIN);
-        (min > self.last_output).then(|| {
-            self.last_output = min;
-            min
-        })
-    }
-}
-
 /// Receives what a buffer decodes to, in order.
 trait ElementSink<T> {
     fn records(&mut self, batch: &mut Vec<StreamRecord<T>>) -> Result<(), TaskError>;
     fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+    fn watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError>;
 }
 
 impl<T> ElementSink<T> for Box<dyn ChainedInput<T>> {
@@ -119,6 +84,9 @@ impl<T> ElementSink<T> for Box<dyn ChainedInput<T>> {
     }
     fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         self.process_watermark(watermark)
+    }
+    fn watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.process_watermark_status(status)
     }
 }
 
@@ -132,6 +100,9 @@ impl<Op: TwoInputOperator> ElementSink<Op::In1> for FirstInput<'_, Op> {
     fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         self.0.process_watermark(InputSide::First, watermark)
     }
+    fn watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.0.process_watermark_status(InputSide::First, status)
+    }
 }
 
 impl<Op: TwoInputOperator> ElementSink<Op::In2> for SecondInput<'_, Op> {
@@ -141,6 +112,23 @@ impl<Op: TwoInputOperator> ElementSink<Op::In2> for SecondInput<'_, Op> {
     fn watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         self.0.process_watermark(InputSide::Second, watermark)
     }
+    fn watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.0.process_watermark_status(InputSide::Second, status)
+    }
+}
+
+/// Hands what the valve decided to the sink: the watermark first, then the status.
+fn emit<T>(
+    out: crate::watermark::ValveOutput,
+    sink: &mut impl ElementSink<T>,
+) -> Result<(), TaskError> {
+    if let Some(w) = out.watermark {
+        sink.watermark(w)?;
+    }
+    if let Some(s) = out.status {
+        sink.watermark_status(s)?;
+    }
+    Ok(())
 }
 
 /// Decodes one buffer of `channel` into `sink`: records in batches, and a
@@ -169,9 +157,14 @@ fn decode_buffer<T: Data>(
                     sink.records(batch)?;
                     batch.clear();
                 }
-                if let Some(advanced) = valve.input_watermark(channel, w) {
-                    sink.watermark(advanced)?;
+                emit(valve.input_watermark(channel, w), sink)?;
+            }
+            Ok(Element::WatermarkStatus(status)) => {
+                if !batch.is_empty() {
+                    sink.records(batch)?;
+                    batch.clear();
                 }
+                emit(valve.input_watermark_status(channel, status), sink)?;
             }
             Err(source) => {
                 batch.clear();
@@ -269,6 +262,10 @@ impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
 
     fn is_output_available(&self) -> bool {
         self.head.is_output_available()
+    }
+
+    fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        self.head.on_processing_time(now)
     }
 }
 
@@ -411,28 +408,9 @@ impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
         use crate::chain::ChainNode;
         self.link.is_output_available()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn valve_emits_the_minimum_and_only_forward() {
-        let mut v = WatermarkValve::new(2);
-        assert_eq!(
-            v.input_watermark(0, Watermark(10)),
-            None,
-            "channel 1 still at -inf"
-        );
-        assert_eq!(v.input_watermark(1, Watermark(5)), Some(Watermark(5)));
-        assert_eq!(
-            v.input_watermark(1, Watermark(3)),
-            None,
-            "watermarks never go back"
-        );
-        assert_eq!(v.input_watermark(1, Watermark(20)), Some(Watermark(10)));
-        assert_eq!(v.input_watermark(0, Watermark::MAX), Some(Watermark(20)));
-        assert_eq!(v.input_watermark(1, Watermark::MAX), Some(Watermark::MAX));
+    fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        use crate::chain::ChainNode;
+        self.link.on_processing_time(now)
     }
 }

@@ -6,21 +6,29 @@
 //! upstream's output connects to (when it is chained).
 
 use crate::chain::{ChainedInput, OneInputLink, TwoInputLink, call_user};
-use crate::context::RuntimeContext;
+use crate::clock::Clock;
 use crate::environment::{ChainableNode, NodeFactory, OutputPort, SidePorts, TaskEnvironment};
 use crate::error::{BoxError, TaskError};
 use crate::input::{OneInputProcessor, TwoInputProcessor};
 use crate::operator::{OneInputOperator, TwoInputOperator};
+use crate::parameters::OperatorParameters;
 use crate::processor::StreamInputProcessor;
 use crate::source::{Source, SourceProcessor, SourceReaderContext};
+use crate::watermark::source::SplitWatermarks;
+use crate::watermark::{SourceWatermarks, WatermarkStrategyFor};
 use runnel_types::{Data, NodeId};
 use std::marker::PhantomData;
 use std::sync::Arc;
+
+/// Creates the per-subtask watermarking of a source (from a strategy).
+pub type SourceWatermarksFactory<T> =
+    Box<dyn Fn(Arc<dyn Clock>) -> Box<dyn SourceWatermarks<T>> + Send + Sync>;
 
 /// A source node.
 pub struct SourceNode<T, S> {
     id: NodeId,
     source: S,
+    watermarks: Option<SourceWatermarksFactory<T>>,
     port: Arc<OutputPort<T>>,
     side: Arc<SidePorts>,
 }
@@ -31,6 +39,30 @@ impl<T: Data, S: Source<T>> SourceNode<T, S> {
         SourceNode {
             id,
             source,
+            watermarks: None,
+            port,
+            side,
+        }
+    }
+
+    /// A source that assigns timestamps and generates watermarks per split with
+    /// `strategy`.
+    pub fn with_watermarks<W>(
+        id: NodeId,
+        source: S,
+        strategy: W,
+        port: Arc<OutputPort<T>>,
+        side: Arc<SidePorts>,
+    ) -> Self
+    where
+        W: WatermarkStrategyFor<T> + Sync,
+    {
+        let factory: SourceWatermarksFactory<T> =
+            Box::new(move |clock| Box::new(SplitWatermarks::new(strategy.clone(), clock)));
+        SourceNode {
+            id,
+            source,
+            watermarks: Some(factory),
             port,
             side,
         }
@@ -46,7 +78,17 @@ impl<T: Data, S: Source<T>> NodeFactory for SourceNode<T, S> {
         let out = env.build_output(self.id, &self.port, &self.side)?;
         let reader_ctx = SourceReaderContext::new(ctx.clone(), env.signal().clone());
         let reader = call_user(&ctx, || self.source.create_reader(&reader_ctx))?;
-        Ok(Box::new(SourceProcessor::new(reader, out, ctx)))
+        let time = env.processing_time().clone();
+        let watermarks = self.watermarks.as_ref().map(|f| f(time.clock().clone()));
+        let interval = i64::try_from(
+            env.operator_parameters(self.id)
+                .auto_watermark_interval()
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX);
+        Ok(Box::new(SourceProcessor::new(
+            reader, out, ctx, watermarks, time, interval,
+        )))
     }
 }
 
@@ -62,7 +104,7 @@ pub struct OneInputNode<Op: OneInputOperator, M> {
 impl<Op, M> OneInputNode<Op, M>
 where
     Op: OneInputOperator,
-    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+    M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
 {
     /// A node whose operators `make` creates, emitting to `port`.
     pub fn new(id: NodeId, make: M, port: Arc<OutputPort<Op::Out>>, side: Arc<SidePorts>) -> Self {
@@ -79,15 +121,16 @@ where
 impl<Op, M> ChainableNode<Op::In> for OneInputNode<Op, M>
 where
     Op: OneInputOperator,
-    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+    M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
 {
     fn create_chained(
         &self,
         env: &mut TaskEnvironment<'_>,
     ) -> Result<Box<dyn ChainedInput<Op::In>>, TaskError> {
-        let ctx = env.runtime_context(self.id);
+        let params = env.operator_parameters(self.id);
+        let ctx = params.runtime().clone();
         let out = env.build_output(self.id, &self.port, &self.side)?;
-        let op = call_user(&ctx, || (self.make)(&ctx))?;
+        let op = call_user(&ctx, || (self.make)(&params))?;
         let records_in = env.counters(self.id).records_in;
         Ok(Box::new(OneInputLink::new(op, out, ctx, records_in)))
     }
@@ -96,7 +139,7 @@ where
 impl<Op, M> NodeFactory for OneInputNode<Op, M>
 where
     Op: OneInputOperator,
-    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+    M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
 {
     fn create_head(
         &self,
@@ -127,7 +170,7 @@ pub struct TwoInputNode<Op: TwoInputOperator, M> {
 impl<Op, M> TwoInputNode<Op, M>
 where
     Op: TwoInputOperator,
-    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+    M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
 {
     /// A node whose operators `make` creates, emitting to `port`.
     pub fn new(id: NodeId, make: M, port: Arc<OutputPort<Op::Out>>, side: Arc<SidePorts>) -> Self {
@@ -144,7 +187,7 @@ where
 impl<Op, M> NodeFactory for TwoInputNode<Op, M>
 where
     Op: TwoInputOperator,
-    M: Fn(&RuntimeContext) -> Result<Op, BoxError> + Send + Sync + 'static,
+    M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
 {
     fn create_head(
         &self,
@@ -152,9 +195,10 @@ where
     ) -> Result<Box<dyn StreamInputProcessor>, TaskError> {
         let first = env.open_gate(self.id, 0)?;
         let second = env.open_gate(self.id, 1)?;
-        let ctx = env.runtime_context(self.id);
+        let params = env.operator_parameters(self.id);
+        let ctx = params.runtime().clone();
         let out = env.build_output(self.id, &self.port, &self.side)?;
-        let op = call_user(&ctx, || (self.make)(&ctx))?;
+        let op = call_user(&ctx, || (self.make)(&params))?;
         let at = ctx.instance();
         let link = TwoInputLink::new(op, out, ctx, env.counters(self.id).records_in);
         Ok(Box::new(TwoInputProcessor::new(

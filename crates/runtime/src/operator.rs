@@ -16,7 +16,7 @@
 use crate::context::RuntimeContext;
 use crate::error::BoxError;
 use crate::output::Output;
-use runnel_types::{Data, StreamRecord, Watermark};
+use runnel_types::{Data, StreamRecord, Watermark, WatermarkStatus};
 
 /// An operator with one input (which may be the union of several streams).
 pub trait OneInputOperator: 'static {
@@ -62,6 +62,27 @@ pub trait OneInputOperator: 'static {
         Ok(())
     }
 
+    /// The input became idle or active again. The default forwards it.
+    fn process_watermark_status(
+        &mut self,
+        status: WatermarkStatus,
+        out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError> {
+        out.emit_watermark_status(status);
+        Ok(())
+    }
+
+    /// Processing time reached `now` and the operator had asked to be called then
+    /// (through its [`ProcessingTimeService`](crate::time::ProcessingTimeService)).
+    /// Called between records, never concurrently with them.
+    fn on_processing_time(
+        &mut self,
+        _now: i64,
+        _out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// All input has been received; emit anything still held back.
     fn end_input(&mut self, _out: &mut Output<Self::Out>) -> Result<(), BoxError> {
         Ok(())
@@ -80,6 +101,16 @@ pub enum InputSide {
     First,
     /// The second input (`connect`'s argument).
     Second,
+}
+
+impl InputSide {
+    /// 0 for the first input, 1 for the second.
+    pub fn index(self) -> usize {
+        match self {
+            InputSide::First => 0,
+            InputSide::Second => 1,
+        }
+    }
 }
 
 /// An operator with two inputs of different types (`connect`).
@@ -118,6 +149,15 @@ pub trait TwoInputOperator: 'static {
         out: &mut Output<Self::Out>,
     ) -> Result<(), BoxError> {
         out.emit_watermark(watermark);
+        Ok(())
+    }
+
+    /// Processing time reached `now` (see [`OneInputOperator::on_processing_time`]).
+    fn on_processing_time(
+        &mut self,
+        _now: i64,
+        _out: &mut Output<Self::Out>,
+    ) -> Result<(), BoxError> {
         Ok(())
     }
 

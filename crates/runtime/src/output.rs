@@ -14,7 +14,7 @@
 use crate::chain::ChainedInput;
 use crate::error::TaskError;
 use crate::metrics::Counter;
-use runnel_types::{Data, OutputTagId, StreamRecord, Watermark};
+use runnel_types::{Data, OutputTagId, StreamRecord, Watermark, WatermarkStatus};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -187,6 +187,22 @@ impl<T: Data> MainOutput<T> {
         Ok(())
     }
 
+    /// Emits a watermark status after the records before it.
+    pub fn emit_watermark_status(&mut self, status: WatermarkStatus) {
+        if let Err(e) = self.forward_watermark_status(status) {
+            self.stash(e);
+        }
+    }
+
+    /// Flushes and passes a watermark status to every target.
+    pub fn forward_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.flush()?;
+        for t in &mut self.targets {
+            t.process_watermark_status(status)?;
+        }
+        Ok(())
+    }
+
     /// Flushes and tells every target that this input has ended.
     pub fn end_input(&mut self) -> Result<(), TaskError> {
         self.flush()?;
@@ -194,6 +210,12 @@ impl<T: Data> MainOutput<T> {
             t.end_input()?;
         }
         Ok(())
+    }
+
+    pub(crate) fn targets_on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        self.targets
+            .iter_mut()
+            .try_for_each(|t| t.on_processing_time(now))
     }
 
     pub(crate) fn open_targets(&mut self) -> Result<(), TaskError> {
@@ -226,7 +248,9 @@ pub(crate) trait ErasedOutput {
     fn type_name(&self) -> &'static str;
     fn flush(&mut self) -> Result<(), TaskError>;
     fn forward_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+    fn forward_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError>;
     fn end_input(&mut self) -> Result<(), TaskError>;
+    fn targets_on_processing_time(&mut self, now: i64) -> Result<(), TaskError>;
     fn take_failure(&mut self) -> Option<TaskError>;
     fn open_targets(&mut self) -> Result<(), TaskError>;
     fn close_targets(&mut self) -> Result<(), TaskError>;
@@ -247,8 +271,14 @@ impl<T: Data> ErasedOutput for MainOutput<T> {
     fn forward_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         MainOutput::forward_watermark(self, watermark)
     }
+    fn forward_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        MainOutput::forward_watermark_status(self, status)
+    }
     fn end_input(&mut self) -> Result<(), TaskError> {
         MainOutput::end_input(self)
+    }
+    fn targets_on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        MainOutput::targets_on_processing_time(self, now)
     }
     fn take_failure(&mut self) -> Option<TaskError> {
         MainOutput::take_failure(self)
@@ -348,6 +378,14 @@ impl<T: Data> Output<T> {
         }
     }
 
+    /// Emits a watermark status to the main and all side outputs.
+    pub fn emit_watermark_status(&mut self, status: WatermarkStatus) {
+        self.main.emit_watermark_status(status);
+        if let Err(e) = self.side.each(|o| o.forward_watermark_status(status)) {
+            self.main.stash(e);
+        }
+    }
+
     /// The first failure since the last call: a downstream error or a misuse of a
     /// side output (reported as `side_output_error`).
     pub(crate) fn take_failure(&mut self) -> Result<(), OutputFailure> {
@@ -375,6 +413,17 @@ impl<T: Data> Output<T> {
     pub fn forward_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         self.main.forward_watermark(watermark)?;
         self.side.each(|o| o.forward_watermark(watermark))
+    }
+
+    /// Passes a watermark status on (after flushing), reporting downstream errors.
+    pub fn forward_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.main.forward_watermark_status(status)?;
+        self.side.each(|o| o.forward_watermark_status(status))
+    }
+
+    pub(crate) fn targets_on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        self.main.targets_on_processing_time(now)?;
+        self.side.each(|o| o.targets_on_processing_time(now))
     }
 
     /// Ends every output: flushes and propagates end of input.

@@ -31,4 +31,6 @@ pub trait StreamInputProcessor {
     fn flush_buffers(&mut self) -> Result<(), TaskError>;
     /// Whether the chain's network outputs can take data without blocking.
     fn is_output_available(&self) -> bool;
+    /// Processing time reached `now`: fire due processing-time timers in the chain.
+    fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError>;
 }

@@ -15,6 +15,8 @@ use crate::context::RuntimeContext;
 use crate::error::{BoxError, TaskError};
 use crate::output::{Output, OutputFailure};
 use crate::processor::{InputStatus, StreamInputProcessor};
+use crate::time::ProcessingTimeService;
+use crate::watermark::{EmitterState, OutputEmitter, Pending, SourceWatermarks, WatermarkOutput};
 use runnel_network::TaskSignal;
 use runnel_types::{Data, EventTime, StreamRecord, Watermark};
 use std::marker::PhantomData;
@@ -99,38 +101,135 @@ impl SourceReaderContext {
 }
 
 /// What a reader emits into.
+///
+/// With a watermark strategy on the source, every record gets its timestamp from
+/// the strategy's assigner and feeds the generator of its split (see
+/// [`SourceOutput::split`]); records emitted without naming a split belong to one
+/// default split.
 pub struct SourceOutput<'a, T> {
     out: &'a mut Output<T>,
+    emitter: &'a mut EmitterState,
+    watermarks: Option<&'a mut (dyn SourceWatermarks<T> + 'static)>,
+    default_split: &'a mut Option<usize>,
 }
 
 impl<'a, T: Data> SourceOutput<'a, T> {
-    /// Wraps an operator output (for tests of readers).
-    pub fn new(out: &'a mut Output<T>) -> Self {
-        SourceOutput { out }
-    }
-
-    /// Emits a record without timestamp.
+    /// Emits a record without timestamp (or with the strategy's timestamp).
     #[inline]
     pub fn collect(&mut self, value: T) {
-        self.out.collect(StreamRecord::new(value));
+        self.collect_record(StreamRecord::new(value));
     }
 
-    /// Emits a record with an event-time timestamp.
+    /// Emits a record with an event-time timestamp (the strategy's assigner sees
+    /// it as the record's timestamp).
     #[inline]
     pub fn collect_with_timestamp(&mut self, value: T, timestamp: EventTime) {
-        self.out
-            .collect(StreamRecord::with_timestamp(value, timestamp));
+        self.collect_record(StreamRecord::with_timestamp(value, timestamp));
     }
 
     /// Emits a record as is.
     #[inline]
     pub fn collect_record(&mut self, record: StreamRecord<T>) {
-        self.out.collect(record);
+        match self.watermarks.as_deref_mut() {
+            None => self.out.collect(record),
+            Some(w) => {
+                let split = *self.default_split.get_or_insert_with(|| w.split(""));
+                Self::collect_in_split(self.out, self.emitter, w, split, record);
+            }
+        }
     }
 
-    /// Emits a watermark, after the records emitted before it.
+    #[inline]
+    fn collect_in_split(
+        out: &mut Output<T>,
+        emitter: &mut EmitterState,
+        watermarks: &mut (dyn SourceWatermarks<T> + 'static),
+        split: usize,
+        mut record: StreamRecord<T>,
+    ) {
+        let mut pending = Pending::default();
+        watermarks.on_record(split, &mut record, &mut pending);
+        out.collect(record);
+        if !pending.is_empty() {
+            pending.apply(&mut OutputEmitter {
+                state: emitter,
+                out,
+            });
+        }
+    }
+
+    /// The output of split `id` (a file, a partition): with a watermark strategy,
+    /// each split has its own generator and the source's watermark is the minimum
+    /// over its active splits.
+    pub fn split<'b>(&'b mut self, id: &str) -> SplitOutput<'b, 'a, T> {
+        let index = self.watermarks.as_deref_mut().map(|w| w.split(id));
+        SplitOutput {
+            output: self,
+            index,
+        }
+    }
+
+    /// Split `id` is finished: it no longer holds the watermark back.
+    pub fn release_split(&mut self, id: &str) {
+        if let Some(w) = self.watermarks.as_deref_mut() {
+            let mut pending = Pending::default();
+            w.release_split(id, &mut pending);
+            pending.apply(&mut OutputEmitter {
+                state: self.emitter,
+                out: self.out,
+            });
+        }
+    }
+
+    /// Emits a watermark after the records emitted before it (ignored unless it
+    /// advances the source's watermark).
     pub fn emit_watermark(&mut self, watermark: Watermark) {
-        self.out.emit_watermark(watermark);
+        OutputEmitter {
+            state: self.emitter,
+            out: self.out,
+        }
+        .emit_watermark(watermark);
+    }
+
+    /// Marks the source idle (no data for now); a later watermark makes it active.
+    pub fn mark_idle(&mut self) {
+        OutputEmitter {
+            state: self.emitter,
+            out: self.out,
+        }
+        .mark_idle();
+    }
+}
+
+/// Emits into one split of a source (see [`SourceOutput::split`]).
+pub struct SplitOutput<'b, 'a, T> {
+    output: &'b mut SourceOutput<'a, T>,
+    index: Option<usize>,
+}
+
+impl<T: Data> SplitOutput<'_, '_, T> {
+    /// Emits a record of this split.
+    #[inline]
+    pub fn collect(&mut self, value: T) {
+        self.collect_record(StreamRecord::new(value));
+    }
+
+    /// Emits a record of this split with an event-time timestamp.
+    #[inline]
+    pub fn collect_with_timestamp(&mut self, value: T, timestamp: EventTime) {
+        self.collect_record(StreamRecord::with_timestamp(value, timestamp));
+    }
+
+    /// Emits a record of this split as is.
+    #[inline]
+    pub fn collect_record(&mut self, record: StreamRecord<T>) {
+        let o = &mut *self.output;
+        match (o.watermarks.as_deref_mut(), self.index) {
+            (Some(w), Some(split)) => {
+                SourceOutput::collect_in_split(o.out, o.emitter, w, split, record)
+            }
+            _ => o.out.collect(record),
+        }
     }
 }
 
@@ -139,16 +238,36 @@ pub struct SourceProcessor<T: Data, R: SourceReader<T>> {
     reader: R,
     out: Output<T>,
     ctx: RuntimeContext,
+    emitter: EmitterState,
+    watermarks: Option<Box<dyn SourceWatermarks<T>>>,
+    default_split: Option<usize>,
+    time: ProcessingTimeService,
+    interval_ms: i64,
+    next_periodic: i64,
     _records: PhantomData<fn() -> T>,
 }
 
 impl<T: Data, R: SourceReader<T>> SourceProcessor<T, R> {
-    /// A processor polling `reader` into `out`.
-    pub fn new(reader: R, out: Output<T>, ctx: RuntimeContext) -> Self {
+    /// A processor polling `reader` into `out`; with `watermarks`, records get
+    /// timestamps and the source generates watermarks every `interval_ms`.
+    pub fn new(
+        reader: R,
+        out: Output<T>,
+        ctx: RuntimeContext,
+        watermarks: Option<Box<dyn SourceWatermarks<T>>>,
+        time: ProcessingTimeService,
+        interval_ms: i64,
+    ) -> Self {
         SourceProcessor {
             reader,
             out,
             ctx,
+            emitter: EmitterState::default(),
+            watermarks,
+            default_split: None,
+            time,
+            interval_ms,
+            next_periodic: i64::MAX,
             _records: PhantomData,
         }
     }
@@ -167,13 +286,24 @@ impl<T: Data, R: SourceReader<T>> SourceProcessor<T, R> {
 
 impl<T: Data, R: SourceReader<T>> StreamInputProcessor for SourceProcessor<T, R> {
     fn open(&mut self) -> Result<(), TaskError> {
-        self.out.open_targets()
+        self.out.open_targets()?;
+        if self.watermarks.is_some() && self.interval_ms > 0 {
+            self.next_periodic = self.time.now().saturating_add(self.interval_ms);
+            self.time.request_callback_at(self.next_periodic);
+        }
+        Ok(())
     }
 
     #[inline]
     fn process_input(&mut self) -> Result<InputStatus, TaskError> {
-        let (reader, out) = (&mut self.reader, &mut self.out);
-        let status = call_user(&self.ctx, || reader.poll_next(&mut SourceOutput { out }));
+        let mut output = SourceOutput {
+            out: &mut self.out,
+            emitter: &mut self.emitter,
+            watermarks: self.watermarks.as_deref_mut(),
+            default_split: &mut self.default_split,
+        };
+        let reader = &mut self.reader;
+        let status = call_user(&self.ctx, || reader.poll_next(&mut output));
         self.settle()?;
         let status = status?;
         self.out.flush()?;
@@ -197,5 +327,25 @@ impl<T: Data, R: SourceReader<T>> StreamInputProcessor for SourceProcessor<T, R>
 
     fn is_output_available(&self) -> bool {
         self.out.targets_available()
+    }
+
+    fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
+        if let Some(w) = self.watermarks.as_deref_mut()
+            && self.interval_ms > 0
+        {
+            if now >= self.next_periodic {
+                let mut pending = Pending::default();
+                w.on_periodic(now, &mut pending);
+                pending.apply(&mut OutputEmitter {
+                    state: &mut self.emitter,
+                    out: &mut self.out,
+                });
+                self.settle()?;
+                self.out.flush()?;
+                self.next_periodic = now.saturating_add(self.interval_ms);
+            }
+            self.time.request_callback_at(self.next_periodic);
+        }
+        self.out.targets_on_processing_time(now)
     }
 }

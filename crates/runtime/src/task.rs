@@ -9,6 +9,7 @@
 
 use crate::error::TaskError;
 use crate::processor::{InputStatus, StreamInputProcessor};
+use crate::time::ProcessingTimeService;
 use runnel_network::{NetworkError, TaskSignal};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ pub struct StreamTask {
     signal: Arc<TaskSignal>,
     processor: Box<dyn StreamInputProcessor>,
     flush_interval: Option<Duration>,
+    time: ProcessingTimeService,
 }
 
 impl StreamTask {
@@ -27,11 +29,27 @@ impl StreamTask {
         signal: Arc<TaskSignal>,
         processor: Box<dyn StreamInputProcessor>,
         flush_interval: Option<Duration>,
+        time: ProcessingTimeService,
     ) -> Self {
         StreamTask {
             signal,
             processor,
             flush_interval: flush_interval.filter(|d| !d.is_zero()),
+            time,
+        }
+    }
+
+    /// When to wake up at the latest: the next buffer flush or the next
+    /// processing-time callback, whichever comes first.
+    fn wake_deadline(&self, next_flush: Option<Instant>) -> Option<Instant> {
+        let next_callback = self.time.next_callback();
+        let callback = (next_callback != i64::MAX).then(|| {
+            let wait = next_callback.saturating_sub(self.time.now()).max(0) as u64;
+            Instant::now() + Duration::from_millis(wait)
+        });
+        match (next_flush, callback) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -56,6 +74,10 @@ impl StreamTask {
             if self.signal.is_cancelled() {
                 return Err(TaskError::Cancelled);
             }
+            let now = self.time.now();
+            if self.time.take_due(now) {
+                self.processor.on_processing_time(now)?;
+            }
             if let (Some(at), Some(interval)) = (next_flush, self.flush_interval) {
                 let now = Instant::now();
                 if now >= at {
@@ -64,16 +86,18 @@ impl StreamTask {
                 }
             }
             if !self.processor.is_output_available() {
-                self.signal.park_until(next_flush);
+                self.signal.park_until(self.wake_deadline(next_flush));
                 continue;
             }
             match self.processor.process_input()? {
                 InputStatus::MoreAvailable => {}
-                InputStatus::NothingAvailable => self.signal.park_until(next_flush),
+                InputStatus::NothingAvailable => {
+                    self.signal.park_until(self.wake_deadline(next_flush))
+                }
                 InputStatus::PollAfter(delay) => {
                     let at = Instant::now() + delay;
-                    self.signal
-                        .park_until(Some(next_flush.map_or(at, |f| f.min(at))));
+                    let deadline = self.wake_deadline(next_flush).map_or(at, |d| d.min(at));
+                    self.signal.park_until(Some(deadline));
                 }
                 InputStatus::EndOfInput => break,
             }

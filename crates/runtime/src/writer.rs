@@ -7,11 +7,11 @@
 //! channel. Watermarks go to every channel, in line with the records.
 
 use crate::chain::{ChainNode, ChainedInput};
-use crate::element::{encode_record, encode_watermark};
+use crate::element::{encode_record, encode_watermark, encode_watermark_status};
 use crate::error::{OperatorInstance, TaskError};
 use crate::partitioning::ChannelSelector;
 use runnel_network::{ChannelMessage, OutputChannel};
-use runnel_types::{Data, StreamRecord, Watermark};
+use runnel_types::{Data, StreamRecord, Watermark, WatermarkStatus};
 use std::marker::PhantomData;
 
 struct ChannelWriter {
@@ -113,6 +113,10 @@ impl<T: Data, S: ChannelSelector<T>> ChainNode for RecordWriter<T, S> {
     fn is_output_available(&self) -> bool {
         self.channels.iter().all(|c| c.channel.is_available())
     }
+
+    fn on_processing_time(&mut self, _now: i64) -> Result<(), TaskError> {
+        Ok(())
+    }
 }
 
 impl<T: Data, S: ChannelSelector<T>> ChainedInput<T> for RecordWriter<T, S> {
@@ -151,6 +155,14 @@ impl<T: Data, S: ChannelSelector<T>> ChainedInput<T> for RecordWriter<T, S> {
     fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         for i in 0..self.channels.len() {
             encode_watermark(watermark, &mut self.channels[i].buffer);
+            self.send_if_due(i)?;
+        }
+        Ok(())
+    }
+
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        for i in 0..self.channels.len() {
+            encode_watermark_status(status, &mut self.channels[i].buffer);
             self.send_if_due(i)?;
         }
         Ok(())

@@ -26,4 +26,4 @@ pub use key_group::{
 };
 pub use key_hash::key_hash;
 pub use record::StreamRecord;
-pub use time::{EventTime, Watermark};
+pub use time::{EventTime, Watermark, WatermarkStatus};

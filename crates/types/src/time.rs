@@ -114,6 +114,26 @@ impl fmt::Display for Watermark {
     }
 }
 
+/// Whether a stream is currently producing watermarks (Flink's `WatermarkStatus`).
+///
+/// An idle input (a source partition with no data, marked idle by a watermark
+/// strategy's idleness timeout) stops holding back the minimum watermark of the
+/// operators downstream; it rejoins as soon as it is active again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WatermarkStatus {
+    /// The stream advances its watermark.
+    Active,
+    /// The stream is idle: ignore it when combining watermarks.
+    Idle,
+}
+
+impl WatermarkStatus {
+    /// Whether the status is [`WatermarkStatus::Idle`].
+    pub fn is_idle(self) -> bool {
+        self == WatermarkStatus::Idle
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

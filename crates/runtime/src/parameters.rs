@@ -1,0 +1,59 @@
+//! What an operator instance is created with (Flink's `StreamOperatorParameters`).
+
+use crate::context::RuntimeContext;
+use crate::time::ProcessingTimeService;
+use runnel_types::KeyGroupRange;
+use std::time::Duration;
+
+/// The environment of one operator instance, handed to its constructor.
+#[derive(Debug, Clone)]
+pub struct OperatorParameters {
+    pub(crate) runtime: RuntimeContext,
+    pub(crate) time: ProcessingTimeService,
+    pub(crate) key_groups: KeyGroupRange,
+    pub(crate) auto_watermark_interval: Duration,
+}
+
+impl OperatorParameters {
+    /// Parameters for an operator run outside a job (operator tests).
+    pub fn standalone(runtime: RuntimeContext, time: ProcessingTimeService) -> Self {
+        let key_groups = runnel_types::compute_key_group_range_for_operator_index(
+            runtime.max_parallelism(),
+            runtime.parallelism(),
+            runtime.subtask_index(),
+        );
+        OperatorParameters {
+            runtime,
+            time,
+            key_groups,
+            auto_watermark_interval: Duration::from_millis(200),
+        }
+    }
+
+    /// The instance's runtime context.
+    pub fn runtime(&self) -> &RuntimeContext {
+        &self.runtime
+    }
+
+    /// The task's processing-time service.
+    pub fn processing_time(&self) -> &ProcessingTimeService {
+        &self.time
+    }
+
+    /// The key groups this instance owns (for keyed operators).
+    pub fn key_group_range(&self) -> KeyGroupRange {
+        self.key_groups
+    }
+
+    /// How often periodic watermark generators emit (`pipeline.auto-watermark-interval`;
+    /// zero disables periodic emission).
+    pub fn auto_watermark_interval(&self) -> Duration {
+        self.auto_watermark_interval
+    }
+
+    /// Overrides the watermark interval (operator tests).
+    pub fn with_auto_watermark_interval(mut self, interval: Duration) -> Self {
+        self.auto_watermark_interval = interval;
+        self
+    }
+}
