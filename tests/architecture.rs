@@ -9,6 +9,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("runnel-types", &[]),
     ("runnel-config", &[]),
     ("runnel-plan", &["runnel-types"]),
+    ("runnel-state", &["runnel-types"]),
     ("runnel-network", &["runnel-types"]),
     (
         "runnel-runtime",
@@ -26,6 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "runnel-types",
             "runnel-config",
             "runnel-plan",
+            "runnel-state",
             "runnel-runtime",
             "runnel-connectors",
         ],

@@ -1,0 +1,210 @@
+//! The interface between keyed state handles and the tables that store them.
+//!
+//! A [`KeyedStateStore`](crate::KeyedStateStore) keeps one table per registered
+//! state. Handles reach a table through an object-safe, typed trait —
+//! [`ValueTable`], [`ListTable`] or [`MapTable`] — so a backend implements these
+//! three traits (plus [`KeyedTable`], the untyped operations every table has) and
+//! nothing else. Reducing and aggregating state are value tables of their
+//! accumulator.
+//!
+//! Every access names the key group by its *index in the store's range* (key group
+//! − range start), the key, and `now`: the processing time in epoch ms when the
+//! state has a TTL (0 otherwise). A table applies the TTL rules of [`crate::ttl`]
+//! itself, so on-disk backends may store timestamps their own way.
+//!
+//! The heap backend ([`StateBackendKind::Heap`]) keeps typed Rust values: no
+//! serialization on access. An on-disk LSM backend will be added as another
+//! [`StateBackendKind`].
+
+use crate::error::StateError;
+use crate::ttl::StateTtlConfig;
+use runnel_types::{Data, Key, KeyGroupRange};
+
+/// Where keyed state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum StateBackendKind {
+    /// Typed values in per-key-group hash maps on the heap (the default).
+    #[default]
+    Heap,
+}
+
+/// Operations every keyed table has, whatever it stores.
+pub trait KeyedTable<K>: 'static {
+    /// Stored entries: values, list elements or map entries, including expired
+    /// ones that were not removed yet.
+    fn entry_count(&self) -> usize;
+
+    /// Removes every entry expired at `now`; returns how many were removed. A
+    /// no-op without TTL.
+    fn cleanup_expired(&mut self, now: i64) -> usize;
+
+    /// The incremental cleanup step run on each access to a TTL state (see
+    /// [`crate::ttl`]).
+    fn cleanup_incrementally(&mut self, now: i64);
+
+    /// Appends the entries of key group `group` (an index into the range) to
+    /// `out`: a count, then the entries encoded with `RecordCodec` (the format is
+    /// documented in the crate's `keyed/encoding.rs`); returns the number of keys
+    /// written. Entries that can never be returned again are left out.
+    fn snapshot_key_group(
+        &self,
+        group: usize,
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, StateError>;
+
+    /// Adds the entries written by [`KeyedTable::snapshot_key_group`] to key group
+    /// `group`, replacing entries of the same key. Entries restored into a TTL
+    /// state from a state without TTL are stamped with `now`.
+    fn restore_key_group(&mut self, group: usize, bytes: &[u8], now: i64)
+    -> Result<(), StateError>;
+}
+
+/// A table of one value per key.
+pub trait ValueTable<K, V>: KeyedTable<K> {
+    /// A copy of the key's value.
+    fn get(&mut self, group: usize, key: &K, now: i64) -> Result<Option<V>, StateError>;
+
+    /// Calls `f` with the key's value if it has one; returns whether it did.
+    fn read(
+        &mut self,
+        group: usize,
+        key: &K,
+        now: i64,
+        f: &mut dyn FnMut(&V),
+    ) -> Result<bool, StateError>;
+
+    /// Sets the key's value.
+    fn put(&mut self, group: usize, key: &K, value: V, now: i64) -> Result<(), StateError>;
+
+    /// Removes the key's value.
+    fn remove(&mut self, group: usize, key: &K) -> Result<(), StateError>;
+
+    /// Calls `f` exactly once with the key's value in place (`None` when unset);
+    /// `None` after `f` removes the value, `Some` stores it and counts as a write.
+    fn update_in_place(
+        &mut self,
+        group: usize,
+        key: &K,
+        now: i64,
+        f: &mut dyn FnMut(&mut Option<V>),
+    ) -> Result<(), StateError>;
+}
+
+/// A table of one list per key.
+pub trait ListTable<K, V>: KeyedTable<K> {
+    /// Copies of the key's elements, in order (empty when unset).
+    fn get(&mut self, group: usize, key: &K, now: i64) -> Result<Vec<V>, StateError>;
+
+    /// Calls `f` with each of the key's elements, in order.
+    fn for_each(
+        &mut self,
+        group: usize,
+        key: &K,
+        now: i64,
+        f: &mut dyn FnMut(&V),
+    ) -> Result<(), StateError>;
+
+    /// Appends `values` to the key's list.
+    fn add_all(
+        &mut self,
+        group: usize,
+        key: &K,
+        values: Vec<V>,
+        now: i64,
+    ) -> Result<(), StateError>;
+
+    /// Appends one value to the key's list.
+    fn add(&mut self, group: usize, key: &K, value: V, now: i64) -> Result<(), StateError>;
+
+    /// Replaces the key's list; an empty `values` removes it.
+    fn replace(
+        &mut self,
+        group: usize,
+        key: &K,
+        values: Vec<V>,
+        now: i64,
+    ) -> Result<(), StateError>;
+
+    /// Removes the key's list.
+    fn remove(&mut self, group: usize, key: &K) -> Result<(), StateError>;
+}
+
+/// A table of one map per key.
+pub trait MapTable<K, UK, UV>: KeyedTable<K> {
+    /// A copy of the value under `user_key` in the key's map.
+    fn get(
+        &mut self,
+        group: usize,
+        key: &K,
+        user_key: &UK,
+        now: i64,
+    ) -> Result<Option<UV>, StateError>;
+
+    /// Whether the key's map has `user_key`.
+    fn contains(
+        &mut self,
+        group: usize,
+        key: &K,
+        user_key: &UK,
+        now: i64,
+    ) -> Result<bool, StateError>;
+
+    /// Sets `user_key` to `value` in the key's map.
+    fn put(
+        &mut self,
+        group: usize,
+        key: &K,
+        user_key: UK,
+        value: UV,
+        now: i64,
+    ) -> Result<(), StateError>;
+
+    /// Removes `user_key` from the key's map.
+    fn remove(&mut self, group: usize, key: &K, user_key: &UK) -> Result<(), StateError>;
+
+    /// Calls `f` with each entry of the key's map (in no particular order).
+    fn for_each(
+        &mut self,
+        group: usize,
+        key: &K,
+        now: i64,
+        f: &mut dyn FnMut(&UK, &UV),
+    ) -> Result<(), StateError>;
+
+    /// Whether the key's map has no entry.
+    fn is_empty(&mut self, group: usize, key: &K, now: i64) -> Result<bool, StateError>;
+
+    /// Removes the key's map.
+    fn clear(&mut self, group: usize, key: &K) -> Result<(), StateError>;
+}
+
+/// What a backend needs to create a table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TableSpec<'a> {
+    pub(crate) backend: StateBackendKind,
+    pub(crate) name: &'a str,
+    pub(crate) range: KeyGroupRange,
+    pub(crate) ttl: Option<&'a StateTtlConfig>,
+}
+
+impl TableSpec<'_> {
+    pub(crate) fn value_table<K: Key, V: Data>(&self) -> Box<dyn ValueTable<K, V>> {
+        match self.backend {
+            StateBackendKind::Heap => super::heap::value_table(self),
+        }
+    }
+
+    pub(crate) fn list_table<K: Key, V: Data>(&self) -> Box<dyn ListTable<K, V>> {
+        match self.backend {
+            StateBackendKind::Heap => super::heap::list_table(self),
+        }
+    }
+
+    pub(crate) fn map_table<K: Key, UK: Key, UV: Data>(&self) -> Box<dyn MapTable<K, UK, UV>> {
+        match self.backend {
+            StateBackendKind::Heap => super::heap::map_table(self),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Key-group snapshots: rescaling 2 → 3, pending states, damage.
+
+use crate::{
+    KeyedStateStore, ListState, ListStateDescriptor, MapState, MapStateDescriptor,
+    StateBackendKind, StateError, ValueState, ValueStateDescriptor,
+};
+use runnel_types::{KeyGroup, assign_to_key_group, compute_key_group_range_for_operator_index};
+use std::rc::Rc;
+
+const MAX_P: u32 = 128;
+const KEYS: u64 = 5_000;
+
+fn store(parallelism: u32, index: u32) -> KeyedStateStore<u64> {
+    let range = compute_key_group_range_for_operator_index(MAX_P, parallelism, index);
+    KeyedStateStore::new(StateBackendKind::Heap, range, MAX_P, Rc::new(|| 0))
+}
+
+struct Handles {
+    value: ValueState<u64>,
+    list: ListState<String>,
+    map: MapState<u8, u64>,
+}
+
+fn register(s: &mut KeyedStateStore<u64>) -> Handles {
+    Handles {
+        value: s.get_state(&ValueStateDescriptor::new("value")).unwrap(),
+        list: s.get_list_state(&ListStateDescriptor::new("list")).unwrap(),
+        map: s.get_map_state(&MapStateDescriptor::new("map")).unwrap(),
+    }
+}
+
+/// The subtask of `parallelism` that owns `key`.
+fn owner(key: u64, parallelism: u32) -> u32 {
+    runnel_types::assign_key_to_parallel_operator(&key, MAX_P, parallelism)
+}
+
+#[test]
+fn key_groups_rescale_from_two_subtasks_to_three() {
+    // Fill two stores, each with the keys routed to it.
+    let mut old: Vec<_> = (0..2).map(|i| store(2, i)).collect();
+    let handles: Vec<_> = old.iter_mut().map(register).collect();
+    for key in 0..KEYS {
+        let i = owner(key, 2) as usize;
+        let (s, h) = (&mut old[i], &handles[i]);
+        s.set_current_key(key).unwrap();
+        h.value.update(s, key * 10).unwrap();
+        h.list
+            .add_all(s, vec![key.to_string(), "x".into()])
+            .unwrap();
+        h.map.put(s, (key % 7) as u8, key).unwrap();
+    }
+
+    // Snapshot every key group, then restore each into the new store owning it —
+    // before the new stores register their states (they are pending until then).
+    let snapshots: Vec<(KeyGroup, Vec<u8>)> = old
+        .iter()
+        .flat_map(|s| s.snapshot_key_groups().unwrap())
+        .collect();
+    assert_eq!(
+        snapshots.len(),
+        MAX_P as usize,
+        "5000 keys fill every key group"
+    );
+    let mut new: Vec<_> = (0..3).map(|i| store(3, i)).collect();
+    for (group, bytes) in &snapshots {
+        let target = runnel_types::compute_operator_index_for_key_group(MAX_P, 3, *group);
+        new[target as usize]
+            .restore_key_group(*group, bytes)
+            .unwrap();
+    }
+    for s in &new {
+        assert_eq!(s.pending_state_names(), ["value", "list", "map"]);
+    }
+    let handles: Vec<_> = new.iter_mut().map(register).collect();
+
+    // Every key is found in the store that owns its key group, and nowhere else.
+    for key in 0..KEYS {
+        for (i, (s, h)) in new.iter_mut().zip(&handles).enumerate() {
+            if i as u32 == owner(key, 3) {
+                s.set_current_key(key).unwrap();
+                assert_eq!(h.value.value(s).unwrap(), Some(key * 10), "key {key}");
+                assert_eq!(h.list.get(s).unwrap(), [key.to_string(), "x".into()]);
+                assert_eq!(h.map.entries(s).unwrap(), [((key % 7) as u8, key)]);
+            } else {
+                let err = s.set_current_key(key).unwrap_err();
+                assert!(matches!(err, StateError::KeyOutOfRange { .. }));
+            }
+        }
+    }
+    let counts: Vec<_> = new
+        .iter()
+        .map(|s| s.entry_count("value").unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<usize>(), KEYS as usize);
+    for (i, s) in new.iter().enumerate() {
+        let owned = (0..KEYS).filter(|k| owner(*k, 3) == i as u32).count();
+        assert_eq!(counts[i], owned);
+        assert_eq!(s.entry_count("list"), Some(2 * owned));
+        assert!(s.pending_state_names().is_empty());
+    }
+}
+
+#[test]
+fn pending_states_survive_a_snapshot_and_must_match_their_kind() {
+    let mut a = store(1, 0);
+    let h = register(&mut a);
+    a.set_current_key(3).unwrap();
+    h.value.update(&mut a, 33).unwrap();
+    let group = assign_to_key_group(&3u64, MAX_P);
+    let bytes = a.snapshot_key_group(group).unwrap();
+
+    // b restores but never registers; c restores b's snapshot.
+    let mut b = store(1, 0);
+    b.restore_key_group(group, &bytes).unwrap();
+    assert_eq!(b.pending_state_names(), ["value"]);
+    let again = b.snapshot_key_group(group).unwrap();
+    let mut c = store(1, 0);
+    c.restore_key_group(group, &again).unwrap();
+    let err = c
+        .get_list_state(&ListStateDescriptor::<u64>::new("value"))
+        .unwrap_err();
+    assert!(matches!(err, StateError::RestoredIncompatible { .. }));
+    assert_eq!(
+        c.pending_state_names(),
+        ["value"],
+        "a failed registration keeps them"
+    );
+    assert_eq!(
+        err.to_string(),
+        "state `value` was restored as value state, not as list state of u64"
+    );
+    let value = c
+        .get_state(&ValueStateDescriptor::<u64>::new("value"))
+        .unwrap();
+    c.set_current_key(3).unwrap();
+    assert_eq!(value.value(&mut c).unwrap(), Some(33));
+
+    // Restoring into a registered state of another kind fails too.
+    let mut d = store(1, 0);
+    d.get_map_state(&MapStateDescriptor::<u8, u8>::new("value"))
+        .unwrap();
+    let err = d.restore_key_group(group, &bytes).unwrap_err();
+    assert!(
+        err.to_string().contains("not as map state of u8 -> u8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_states_and_groups_are_left_out() {
+    let mut s = store(1, 0);
+    let h = register(&mut s);
+    s.set_current_key(1).unwrap();
+    h.value.update(&mut s, 1).unwrap();
+    let groups = s.snapshot_key_groups().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].0, assign_to_key_group(&1u64, MAX_P));
+    // Header (4 + 1 + 2 + 4), name "value" (4 + 5), kind, length, count and one
+    // entry (key, value, no timestamp: 8 + 8 + 1).
+    assert_eq!(groups[0].1.len(), 11 + 9 + 1 + 8 + 8 + 17);
+}
+
+#[test]
+fn damaged_or_misplaced_snapshots_are_rejected() {
+    let mut s = store(2, 0);
+    let h = register(&mut s);
+    let key = (0..).find(|k| owner(*k, 2) == 0).unwrap();
+    s.set_current_key(key).unwrap();
+    h.value.update(&mut s, 5).unwrap();
+    let group = assign_to_key_group(&key, MAX_P);
+    let bytes = s.snapshot_key_group(group).unwrap();
+    let other = KeyGroup(if group.0 == 0 { 1 } else { 0 });
+    let mut fresh = store(2, 0);
+    // (bytes, key group, expected message)
+    let cases: Vec<(Vec<u8>, KeyGroup, &str)> = vec![
+        (bytes[..bytes.len() - 1].to_vec(), group, "truncated"),
+        ([bytes.as_slice(), &[0]].concat(), group, "trailing"),
+        (b"nope".to_vec(), group, "not a key-group snapshot"),
+        (bytes.clone(), other, "cannot be restored as key group"),
+        (bytes.clone(), KeyGroup(100), "not held by this store"),
+    ];
+    for (bytes, group, message) in cases {
+        let err = fresh.restore_key_group(group, &bytes).unwrap_err();
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    assert!(s.snapshot_key_group(KeyGroup(127)).is_err());
+}
