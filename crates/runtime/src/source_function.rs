@@ -1,12 +1,16 @@
 //! Run/cancel sources (Flink's `SourceFunction`): user code that loops, emitting
 //! records, until its input ends or the job is cancelled.
 //!
-//! `run` blocks, so it gets a thread of its own; records cross to the task thread
-//! in batches through a bounded hand-off (backpressure reaches `collect`). Batches
-//! are handed over when full or, to keep latency low, as soon as the task is idle
-//! waiting for them. Cancellation sets the flag `SourceContext::is_running` reads,
-//! runs the callbacks registered with `SourceContext::on_cancel` (for example to
-//! close a socket the source is blocked on) and wakes the thread.
+//! `run` blocks, so it gets a thread of its own. Records cross to the task thread
+//! through a shared hand-off: `collect` appends to the batch being filled (one
+//! uncontended lock per record) and wakes the task if it is waiting; the task takes
+//! whatever has been collected, so a record never waits for a batch to fill while
+//! `run` blocks in user code. Full batches queue up to a bound, beyond which
+//! `collect` waits (backpressure). Cancellation sets the flag
+//! `SourceContext::is_running` reads, runs the callbacks registered with
+//! `SourceContext::on_cancel` (for example to close a socket the source is blocked
+//! on) and wakes the thread. The pull-based [`Source`] API has no such hand-off and
+//! is the one to use for high-throughput sources.
 
 use crate::context::RuntimeContext;
 use crate::error::BoxError;
@@ -56,18 +60,24 @@ enum Event<T> {
 }
 
 struct HandoffState<T> {
-    events: VecDeque<Event<T>>,
+    /// The batch `collect` is filling.
+    filling: Vec<StreamRecord<T>>,
+    /// Full batches and watermarks, in order; all older than `filling`.
+    ready: VecDeque<Event<T>>,
     spare: Vec<Vec<StreamRecord<T>>>,
     done: Option<Result<(), Box<dyn Any + Send>>>,
+    /// The task found nothing and is waiting to be woken.
+    task_waiting: bool,
 }
 
 struct Handoff<T> {
     state: Mutex<HandoffState<T>>,
+    batch_size: usize,
+    /// Queued full batches beyond which `collect` waits.
     capacity: usize,
     task: SourceWaker,
     run_thread: OnceLock<Thread>,
     cancelled: AtomicBool,
-    consumer_waiting: AtomicBool,
     cancel_hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
@@ -92,30 +102,58 @@ impl<T> Handoff<T> {
         self.cancelled.load(Ordering::Acquire)
     }
 
-    /// Queues an event, waiting for space; dropped if cancelled meanwhile.
-    fn push(&self, event: Event<T>) {
-        loop {
-            if self.is_cancelled() {
-                return;
-            }
-            {
-                let mut st = self.lock();
-                if st.events.len() < self.capacity {
-                    st.events.push_back(event);
-                    drop(st);
-                    self.task.wake();
-                    return;
-                }
-            }
-            std::thread::park_timeout(Duration::from_millis(100));
+    fn wake_task(&self, st: &mut HandoffState<T>) {
+        if st.task_waiting {
+            st.task_waiting = false;
+            self.task.wake();
         }
+    }
+
+    fn seal_filling(&self, st: &mut HandoffState<T>) {
+        if !st.filling.is_empty() {
+            let fresh = st
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(self.batch_size));
+            let full = std::mem::replace(&mut st.filling, fresh);
+            st.ready.push_back(Event::Records(full));
+        }
+    }
+
+    /// Appends a record; waits while too many full batches are queued.
+    fn push_record(&self, record: StreamRecord<T>) {
+        let mut st = self.lock();
+        st.filling.push(record);
+        if st.filling.len() >= self.batch_size {
+            self.seal_filling(&mut st);
+        }
+        self.wake_task(&mut st);
+        while st.ready.len() > self.capacity && !self.is_cancelled() {
+            drop(st);
+            std::thread::park_timeout(Duration::from_millis(100));
+            st = self.lock();
+        }
+    }
+
+    /// Queues a watermark after every record collected so far.
+    fn push_watermark(&self, watermark: Watermark) {
+        let mut st = self.lock();
+        self.seal_filling(&mut st);
+        st.ready.push_back(Event::Watermark(watermark));
+        self.wake_task(&mut st);
+    }
+
+    fn finish(&self, done: Result<(), Box<dyn Any + Send>>) {
+        let mut st = self.lock();
+        st.done = Some(done);
+        st.task_waiting = false;
+        drop(st);
+        self.task.wake();
     }
 }
 
 /// What a [`SourceFunction`] emits into.
 pub struct SourceContext<T> {
-    buffer: Vec<StreamRecord<T>>,
-    batch_size: usize,
     handoff: Arc<Handoff<T>>,
 }
 
@@ -132,8 +170,9 @@ impl<T> SourceContext<T> {
 
     /// Emits a watermark after the records collected before it.
     pub fn emit_watermark(&mut self, watermark: Watermark) {
-        self.hand_over();
-        self.handoff.push(Event::Watermark(watermark));
+        if !self.handoff.is_cancelled() {
+            self.handoff.push_watermark(watermark);
+        }
     }
 
     /// False once the job is cancelled: `run` should return.
@@ -160,32 +199,9 @@ impl<T> SourceContext<T> {
 
     #[inline]
     fn push(&mut self, record: StreamRecord<T>) {
-        if self.handoff.is_cancelled() {
-            return;
+        if !self.handoff.is_cancelled() {
+            self.handoff.push_record(record);
         }
-        self.buffer.push(record);
-        if self.buffer.len() >= self.batch_size
-            || self.handoff.consumer_waiting.load(Ordering::Relaxed)
-        {
-            self.hand_over();
-        }
-    }
-
-    fn hand_over(&mut self) {
-        if self.buffer.is_empty() {
-            return;
-        }
-        let fresh = self
-            .handoff
-            .lock()
-            .spare
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.batch_size));
-        let full = std::mem::replace(&mut self.buffer, fresh);
-        self.handoff
-            .consumer_waiting
-            .store(false, Ordering::Relaxed);
-        self.handoff.push(Event::Records(full));
     }
 }
 
@@ -224,42 +240,38 @@ impl<T: Data, F: SourceFunction<T> + Clone> Source<T> for FunctionSource<F> {
             .clone();
         let handoff = Arc::new(Handoff {
             state: Mutex::new(HandoffState {
-                events: VecDeque::new(),
+                filling: Vec::with_capacity(self.batch_size),
+                ready: VecDeque::new(),
                 spare: Vec::new(),
                 done: None,
+                task_waiting: false,
             }),
+            batch_size: self.batch_size,
             capacity: 4,
             task: ctx.waker(),
             run_thread: OnceLock::new(),
             cancelled: AtomicBool::new(false),
-            consumer_waiting: AtomicBool::new(false),
             cancel_hooks: Mutex::new(Vec::new()),
         });
         let runtime = ctx.runtime().clone();
         let shared = handoff.clone();
-        let batch_size = self.batch_size;
         let name = format!("{} [run]", runtime.task_name_with_subtasks());
         let thread = std::thread::Builder::new().name(name).spawn(move || {
             let _ = shared.run_thread.set(std::thread::current());
             let mut sctx = SourceContext {
-                buffer: Vec::with_capacity(batch_size),
-                batch_size,
                 handoff: shared.clone(),
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), BoxError> {
                 function.open(&runtime)?;
                 let ran = function.run(&mut sctx);
-                sctx.hand_over();
                 let closed = function.close();
                 ran.and(closed)
             }));
-            let done = match outcome {
+            shared.finish(match outcome {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(Box::new(e) as Box<dyn Any + Send>),
                 Err(panic) => Err(panic),
-            };
-            shared.lock().done = Some(done);
-            shared.task.wake();
+            });
         })?;
         Ok(FunctionSourceReader {
             handoff,
@@ -277,7 +289,11 @@ pub struct FunctionSourceReader<T> {
 impl<T: Data> SourceReader<T> for FunctionSourceReader<T> {
     fn poll_next(&mut self, output: &mut SourceOutput<'_, T>) -> Result<InputStatus, BoxError> {
         let mut st = self.handoff.lock();
-        match st.events.pop_front() {
+        if st.ready.is_empty() {
+            // Take the partly filled batch: nothing waits for a batch to fill.
+            self.handoff.seal_filling(&mut st);
+        }
+        match st.ready.pop_front() {
             Some(Event::Records(mut batch)) => {
                 drop(st);
                 if let Some(t) = self.handoff.run_thread.get() {
@@ -305,7 +321,7 @@ impl<T: Data> SourceReader<T> for FunctionSourceReader<T> {
                     }
                 }
                 None => {
-                    self.handoff.consumer_waiting.store(true, Ordering::Relaxed);
+                    st.task_waiting = true;
                     Ok(InputStatus::NothingAvailable)
                 }
             },
