@@ -50,6 +50,16 @@ pub struct Configuration {
     /// `pipeline.auto-watermark-interval`: period of periodic watermark emission
     /// (200 ms; zero disables).
     pub auto_watermark_interval: Duration,
+    /// `state.backend.type`: where keyed state lives (`hashmap`: in memory).
+    pub state_backend: StateBackendType,
+}
+
+/// The keyed state backend (`state.backend.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StateBackendType {
+    /// State as objects in hash maps on the heap (Flink's `hashmap`).
+    #[default]
+    HashMap,
 }
 
 impl Default for Configuration {
@@ -63,6 +73,7 @@ impl Default for Configuration {
             floating_buffers_per_gate: 8,
             operator_chaining: true,
             auto_watermark_interval: Duration::from_millis(200),
+            state_backend: StateBackendType::HashMap,
         }
     }
 }
@@ -125,6 +136,12 @@ impl Configuration {
                 "pipeline.operator-chaining.enabled" => {
                     config.operator_chaining =
                         values::parse_bool(v).ok_or_else(|| bad(option.kind.describe()))?
+                }
+                "state.backend.type" => {
+                    config.state_backend = match v.trim().to_ascii_lowercase().as_str() {
+                        "hashmap" => StateBackendType::HashMap,
+                        _ => return Err(bad("`hashmap`")),
+                    }
                 }
                 "pipeline.auto-watermark-interval" => {
                     config.auto_watermark_interval =
@@ -212,7 +229,8 @@ mod tests {
             "execution.buffer-timeout.interval: 5 ms\n\
              taskmanager.memory.segment-size: 64kb\n\
              pipeline.operator-chaining.enabled: false\n\
-             pipeline.auto-watermark-interval: 1s\n",
+                          pipeline.auto-watermark-interval: 1s\n\
+             state.backend.type: HashMap\n",
             "t",
         )
         .unwrap();
@@ -223,6 +241,7 @@ mod tests {
         assert_eq!(c.segment_size, 64 * 1024);
         assert!(!c.operator_chaining);
         assert_eq!(c.auto_watermark_interval, Duration::from_secs(1));
+        assert_eq!(c.state_backend, StateBackendType::HashMap);
     }
 
     #[test]
@@ -267,6 +286,7 @@ mod tests {
                 "taskmanager.memory.segment-size: 12",
                 "taskmanager.memory.segment-size",
             ),
+            ("state.backend.type: rocksdb", "state.backend.type"),
         ] {
             let err = Configuration::from_yaml_str(text, "c.yaml").unwrap_err();
             let msg = err.to_string();

@@ -13,6 +13,8 @@ pub enum ValueKind {
     Duration,
     /// A size such as `32kb` or `1 mb`; a bare number is bytes.
     MemorySize,
+    /// One of a fixed set of names.
+    Choice,
 }
 
 impl ValueKind {
@@ -24,6 +26,7 @@ impl ValueKind {
             ValueKind::Bool => "true or false",
             ValueKind::Duration => "a duration such as `100 ms` or `5 s`",
             ValueKind::MemorySize => "a memory size such as `32kb`",
+            ValueKind::Choice => "one of the documented names",
         }
     }
 }
@@ -90,6 +93,12 @@ pub const OPTIONS: &[ConfigOption] = &[
         kind: ValueKind::Bool,
         default: "true",
         description: "Chain operators connected by forward edges with equal parallelism into one task.",
+    },
+    ConfigOption {
+        key: "state.backend.type",
+        kind: ValueKind::Choice,
+        default: "hashmap",
+        description: "Where keyed state is kept: `hashmap` (objects in memory, the default).",
     },
     ConfigOption {
         key: "pipeline.auto-watermark-interval",

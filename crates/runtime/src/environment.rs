@@ -287,6 +287,7 @@ impl TaskEnvironment<'_> {
             time: self.time.clone(),
             key_groups,
             auto_watermark_interval: self.job.config.auto_watermark_interval,
+            state_backend: self.job.config.state_backend,
         }
     }
 

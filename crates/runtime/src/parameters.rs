@@ -2,6 +2,7 @@
 
 use crate::context::RuntimeContext;
 use crate::time::ProcessingTimeService;
+use runnel_config::StateBackendType;
 use runnel_types::KeyGroupRange;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ pub struct OperatorParameters {
     pub(crate) time: ProcessingTimeService,
     pub(crate) key_groups: KeyGroupRange,
     pub(crate) auto_watermark_interval: Duration,
+    pub(crate) state_backend: StateBackendType,
 }
 
 impl OperatorParameters {
@@ -27,6 +29,7 @@ impl OperatorParameters {
             time,
             key_groups,
             auto_watermark_interval: Duration::from_millis(200),
+            state_backend: StateBackendType::default(),
         }
     }
 
@@ -49,6 +52,11 @@ impl OperatorParameters {
     /// zero disables periodic emission).
     pub fn auto_watermark_interval(&self) -> Duration {
         self.auto_watermark_interval
+    }
+
+    /// Where keyed operators keep their state (`state.backend.type`).
+    pub fn state_backend(&self) -> StateBackendType {
+        self.state_backend
     }
 
     /// Overrides the watermark interval (operator tests).
