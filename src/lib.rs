@@ -32,11 +32,25 @@ pub use runnel_types as types;
 
 /// What a job needs, in one import.
 pub mod prelude {
+    pub use runnel_api::state::{
+        AggregateFunction, AggregatingState, AggregatingStateDescriptor, KeyedStateAccess,
+        ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
+        ReducingStateDescriptor, StateTtlConfig, StateVisibility, UpdateType, ValueState,
+        ValueStateDescriptor,
+    };
+    pub use runnel_api::watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+    pub use runnel_api::{
+        BroadcastConnectedStream, BroadcastContext, BroadcastProcessFunction, BroadcastStream,
+        KeyedBroadcastConnectedStream, KeyedBroadcastProcessFunction,
+        KeyedReadOnlyBroadcastContext, ReadOnlyBroadcastContext,
+    };
     pub use runnel_api::{
         CoFlatMapFunction, CoMapFunction, CoProcessFunction, Collector, ConnectedStreams,
-        DataStream, DataStreamSink, FilterFunction, FlatMapFunction, KeyedStream, MapFunction,
-        ProcessContext, ProcessFunction, ReduceFunction, SingleOutputStreamOperator,
-        StreamExecutionEnvironment,
+        DataStream, DataStreamSink, FilterFunction, FlatMapFunction, KeyedCoProcessFunction,
+        KeyedConnectedStreams, KeyedContext, KeyedOpenContext, KeyedProcessFunction,
+        KeyedStateRegistry, KeyedStream, MapFunction, ProcessContext, ProcessFunction,
+        ReduceFunction, SingleOutputStreamOperator, StreamExecutionEnvironment, TimeDomain,
+        TimerService,
     };
     pub use runnel_config::Configuration;
     pub use runnel_connectors::{FileProcessingMode, WriteMode};

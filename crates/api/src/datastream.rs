@@ -1,5 +1,6 @@
 //! `DataStream`: a stream of records of one type, and the transformations on it.
 
+use crate::broadcast_streams::{BroadcastConnectedStream, BroadcastStream};
 use crate::connected::ConnectedStreams;
 use crate::environment::StreamExecutionEnvironment;
 use crate::functions::{Collector, FilterFunction, FlatMapFunction, MapFunction, ProcessFunction};
@@ -18,6 +19,7 @@ use runnel_runtime::partitioning::Partitioner as UserPartitioner;
 use runnel_runtime::sink::{SinkFunction, SinkOperator};
 use runnel_runtime::watermark::{TimestampsAndWatermarksOperator, WatermarkStrategyFor};
 use runnel_runtime::{BoxError, OneInputOperator, OperatorParameters, OutputTag};
+use runnel_state::MapStateDescriptor;
 use runnel_types::{Data, Key, NodeId};
 use std::fmt::{Debug, Display};
 use std::ops::Deref;
@@ -318,6 +320,27 @@ impl<T: Data> DataStream<T> {
     /// Every record to every downstream subtask.
     pub fn broadcast(&self) -> DataStream<T> {
         self.with_partitioning(Partitioner::Broadcast, Arc::new(StandardWriters))
+    }
+
+    /// Broadcasts this stream for the broadcast state pattern: connect it to a data
+    /// stream with [`DataStream::connect_broadcast`]; every instance of the
+    /// resulting operator holds the broadcast state `descriptor` names.
+    pub fn broadcast_with<K: Key, V: Data>(
+        &self,
+        descriptor: &MapStateDescriptor<K, V>,
+    ) -> BroadcastStream<T> {
+        BroadcastStream::new(self.broadcast(), descriptor)
+    }
+
+    /// Connects this stream to a broadcast stream, for a [`BroadcastProcessFunction`]
+    /// (`process` on the result).
+    ///
+    /// [`BroadcastProcessFunction`]: crate::BroadcastProcessFunction
+    pub fn connect_broadcast<B: Data>(
+        &self,
+        broadcast: &BroadcastStream<B>,
+    ) -> BroadcastConnectedStream<T, B> {
+        BroadcastConnectedStream::new(self.clone(), broadcast.clone())
     }
 
     /// Every record to the first downstream subtask.

@@ -1,8 +1,11 @@
 //! `KeyedStream`: a stream partitioned by key, and the per-key operations on it.
 
+use crate::broadcast_streams::{BroadcastStream, KeyedBroadcastConnectedStream};
 use crate::datastream::{DataStream, SingleOutputStreamOperator};
 use crate::functions::ReduceFunction;
+use crate::keyed_functions::KeyedProcessFunction;
 use crate::operators::aggregation::{Max, MaxBy, Min, MinBy, Sum};
+use crate::operators::keyed_process::KeyedProcessOperator;
 use crate::operators::reduce::KeyedReduce;
 use crate::prototype::Prototype;
 use runnel_runtime::partitioning::KeySelector;
@@ -67,15 +70,42 @@ impl<T: Data, KS: KeySelector<T> + Sync> KeyedStream<T, KS> {
     ) -> SingleOutputStreamOperator<T> {
         let f = Prototype::new(f);
         let ks = self.key_selector.clone();
-        self.stream.add_one_input(name, name, true, move |_| {
-            Ok(KeyedReduce::new(ks.clone(), f.instance()))
+        self.stream.add_one_input(name, name, true, move |p| {
+            KeyedReduce::new(ks.clone(), f.instance(), p)
         })
+    }
+
+    /// Processes the keyed stream with a [`KeyedProcessFunction`]: keyed state,
+    /// event-time and processing-time timers, side outputs.
+    pub fn process<O: Data, F>(&self, f: F) -> SingleOutputStreamOperator<O>
+    where
+        F: KeyedProcessFunction<KS::Key, T, O> + Clone,
+    {
+        let f = Prototype::new(f);
+        let ks = self.key_selector.clone();
+        self.stream
+            .add_one_input("KeyedProcess", "KeyedProcess", true, move |p| {
+                Ok(KeyedProcessOperator::new(ks.clone(), f.instance(), p))
+            })
+    }
+
+    /// Connects this keyed stream to a broadcast stream, for a
+    /// [`KeyedBroadcastProcessFunction`](crate::KeyedBroadcastProcessFunction).
+    pub fn connect_broadcast<B: Data>(
+        &self,
+        broadcast: &BroadcastStream<B>,
+    ) -> KeyedBroadcastConnectedStream<T, B, KS> {
+        KeyedBroadcastConnectedStream::new(self.clone(), broadcast.clone())
     }
 
     /// Rolling sum of the field `field` selects, kept in the first record of each key.
     ///
-    /// ```ignore
-    /// words.key_by(|(w, _)| w.clone()).sum(|(_, count)| count)
+    /// ```
+    /// # use runnel_api::StreamExecutionEnvironment;
+    /// let env = StreamExecutionEnvironment::local();
+    /// let words = env.from_elements(vec![("a".to_string(), 1u64), ("a".to_string(), 2)]);
+    /// words.key_by(|(w, _)| w.clone()).sum(|(_, count)| count).print(); // ("a", 1), ("a", 3)
+    /// # env.execute("sum").unwrap();
     /// ```
     pub fn sum<V, F>(&self, field: F) -> SingleOutputStreamOperator<T>
     where

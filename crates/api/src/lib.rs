@@ -7,6 +7,8 @@
 //! Names follow Flink's DataStream API. Closures work wherever a function is
 //! expected; structs implementing the function traits are Flink's rich functions.
 
+mod broadcast;
+mod broadcast_streams;
 mod connected;
 mod datastream;
 mod environment;
@@ -14,11 +16,20 @@ mod error;
 pub mod functions;
 mod graph;
 mod keyed;
+mod keyed_functions;
 pub mod operators;
 mod prototype;
 mod signal;
 
+pub use broadcast::{
+    BroadcastContext, BroadcastContextBase, BroadcastProcessFunction,
+    KeyedBroadcastProcessFunction, KeyedReadOnlyBroadcastContext, ReadOnlyBroadcastContext,
+};
+pub use broadcast_streams::{
+    BroadcastConnectedStream, BroadcastStream, KeyedBroadcastConnectedStream,
+};
 pub use connected::ConnectedStreams;
+pub use connected::KeyedConnectedStreams;
 pub use datastream::{DataStream, DataStreamSink, SingleOutputStreamOperator};
 pub use environment::{
     ENV_EXECUTION_MODE, ENV_PARALLELISM, EnvironmentSettings, ExecutionMode,
@@ -30,3 +41,12 @@ pub use functions::{
     FlatMapFunction, MapFunction, ProcessContext, ProcessFunction, ReduceFunction,
 };
 pub use keyed::KeyedStream;
+pub use keyed_functions::{
+    KeyedCoProcessFunction, KeyedContext, KeyedOpenContext, KeyedProcessFunction,
+    KeyedStateRegistry, TimerService,
+};
+pub use runnel_runtime::timers::TimeDomain;
+/// Watermark strategies and generators.
+pub use runnel_runtime::watermark;
+/// Keyed, operator and broadcast state: descriptors, handles, TTL.
+pub use runnel_state as state;

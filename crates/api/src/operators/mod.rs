@@ -1,7 +1,10 @@
 //! The operators behind the DataStream transformations, one concept per file.
 
 pub mod aggregation;
+pub mod broadcast;
 pub mod co;
+pub mod keyed;
+pub mod keyed_process;
 pub mod map;
 pub mod process;
 pub mod reduce;

@@ -1,30 +1,40 @@
 //! `reduce` on a keyed stream: a rolling per-key accumulation that emits every
 //! update (Flink's `StreamGroupedReduceOperator`). The first record of a key is
 //! emitted as is; each later one is folded into the accumulator, which is emitted.
+//! The accumulator lives in keyed state, so it is organised by key group.
 
 use crate::functions::ReduceFunction;
+use crate::operators::keyed::KeyedRuntime;
 use runnel_runtime::partitioning::KeySelector;
-use runnel_runtime::{BoxError, OneInputOperator, Output, RuntimeContext};
-use runnel_types::{Data, FxHashMap, StreamRecord};
-use std::marker::PhantomData;
+use runnel_runtime::{BoxError, OneInputOperator, OperatorParameters, Output, RuntimeContext};
+use runnel_state::{ValueState, ValueStateDescriptor};
+use runnel_types::{Data, StreamRecord};
 
 /// Rolling reduce per key.
 pub struct KeyedReduce<T, KS: KeySelector<T>, F> {
     key_selector: KS,
     function: F,
-    accumulators: FxHashMap<KS::Key, Option<T>>,
-    _types: PhantomData<fn(T)>,
+    keyed: KeyedRuntime<KS::Key>,
+    accumulator: ValueState<T>,
 }
 
-impl<T, KS: KeySelector<T>, F> KeyedReduce<T, KS, F> {
+impl<T: Data, KS: KeySelector<T>, F> KeyedReduce<T, KS, F> {
     /// Reduces records of the same key with `function`.
-    pub fn new(key_selector: KS, function: F) -> Self {
-        KeyedReduce {
+    pub fn new(
+        key_selector: KS,
+        function: F,
+        params: &OperatorParameters,
+    ) -> Result<Self, BoxError> {
+        let mut keyed = KeyedRuntime::new(params);
+        let accumulator = keyed
+            .store
+            .get_state(&ValueStateDescriptor::new("_keyed_reduce_accumulator"))?;
+        Ok(KeyedReduce {
             key_selector,
             function,
-            accumulators: FxHashMap::default(),
-            _types: PhantomData,
-        }
+            keyed,
+            accumulator,
+        })
     }
 }
 
@@ -42,24 +52,21 @@ impl<T: Data, KS: KeySelector<T>, F: ReduceFunction<T>> OneInputOperator for Key
         record: StreamRecord<T>,
         out: &mut Output<T>,
     ) -> Result<(), BoxError> {
-        let key = self.key_selector.get_key(&record.value);
-        match self.accumulators.get_mut(&key) {
-            Some(slot) => {
-                let updated = match slot.take() {
-                    Some(acc) => self.function.reduce(acc, record.value),
-                    None => record.value,
-                };
-                *slot = Some(updated.clone());
-                out.collect(StreamRecord {
-                    value: updated,
-                    timestamp: record.timestamp,
-                });
-            }
-            None => {
-                self.accumulators.insert(key, Some(record.value.clone()));
-                out.collect(record);
-            }
-        }
+        self.keyed
+            .set_current_key(self.key_selector.get_key(&record.value))?;
+        let function = &mut self.function;
+        let updated = self.accumulator.with_value(&mut self.keyed.store, |slot| {
+            let updated = match slot.take() {
+                Some(acc) => function.reduce(acc, record.value),
+                None => record.value,
+            };
+            *slot = Some(updated.clone());
+            updated
+        })?;
+        out.collect(StreamRecord {
+            value: updated,
+            timestamp: record.timestamp,
+        });
         Ok(())
     }
 

@@ -1,0 +1,146 @@
+//! What every keyed operator instance holds: its keyed state, its timers and the
+//! task's processing time, plus the loops that fire timers.
+
+use crate::functions::Collector;
+use crate::keyed_functions::{KeyedContext, KeyedOpenContext};
+use runnel_config::StateBackendType;
+use runnel_runtime::output::SideOutputs;
+use runnel_runtime::time::ProcessingTimeService;
+use runnel_runtime::timers::{InternalTimerService, TimeDomain};
+use runnel_runtime::{BoxError, OperatorParameters, Output, RuntimeContext};
+use runnel_state::{KeyedStateStore, StateBackendKind};
+use runnel_types::{Data, EventTime, Key, StreamRecord, Watermark};
+use std::rc::Rc;
+
+/// Keyed state and timers of one operator instance.
+pub struct KeyedRuntime<K: Key> {
+    pub(crate) store: KeyedStateStore<K>,
+    pub(crate) timers: InternalTimerService<K>,
+    pub(crate) time: ProcessingTimeService,
+    pub(crate) runtime: RuntimeContext,
+}
+
+impl<K: Key> KeyedRuntime<K> {
+    /// State for the key groups this instance owns, with the job's clock for TTL.
+    pub fn new(params: &OperatorParameters) -> Self {
+        let time = params.processing_time().clone();
+        let clock = time.clock().clone();
+        let backend = match params.state_backend() {
+            StateBackendType::HashMap => StateBackendKind::Heap,
+        };
+        let store = KeyedStateStore::new(
+            backend,
+            params.key_group_range(),
+            params.runtime().max_parallelism(),
+            Rc::new(move || clock.now_millis()),
+        );
+        KeyedRuntime {
+            store,
+            timers: InternalTimerService::new(),
+            time,
+            runtime: params.runtime().clone(),
+        }
+    }
+
+    /// Makes `key` the current key of state and timers.
+    #[inline]
+    pub fn set_current_key(&mut self, key: K) -> Result<(), BoxError> {
+        Ok(self.store.set_current_key(key)?)
+    }
+
+    /// The context handed to a keyed function.
+    pub(crate) fn context<'a>(
+        &'a mut self,
+        timestamp: Option<EventTime>,
+        time_domain: Option<TimeDomain>,
+        side: &'a mut SideOutputs,
+    ) -> KeyedContext<'a, K> {
+        KeyedContext {
+            timestamp,
+            time_domain,
+            store: &mut self.store,
+            timers: &mut self.timers,
+            time: &self.time,
+            side,
+            runtime: &self.runtime,
+        }
+    }
+
+    /// The context of `open`: runtime context and state registration.
+    pub(crate) fn open_context(&mut self) -> KeyedOpenContext<'_, K> {
+        KeyedOpenContext {
+            runtime: &self.runtime,
+            store: &mut self.store,
+        }
+    }
+
+    /// Sets `key` as the current key and calls `f` with the record's value, a
+    /// context for it and a collector stamping its timestamp.
+    #[inline]
+    pub(crate) fn process<I, O: Data>(
+        &mut self,
+        key: K,
+        record: StreamRecord<I>,
+        out: &mut Output<O>,
+        f: impl FnOnce(I, &mut KeyedContext<'_, K>, &mut Collector<'_, O>) -> Result<(), BoxError>,
+    ) -> Result<(), BoxError> {
+        self.set_current_key(key)?;
+        let Output { main, side } = out;
+        let mut ctx = self.context(record.timestamp, None, side);
+        f(
+            record.value,
+            &mut ctx,
+            &mut Collector::new(main, record.timestamp),
+        )
+    }
+
+    /// Fires, in time order, every event-time timer the watermark reached,
+    /// including timers registered meanwhile, calling `on_timer` for each with the
+    /// key set and a collector stamping the timer's time; then forwards the
+    /// watermark, after what the timers emitted.
+    pub(crate) fn advance_watermark<O: Data>(
+        &mut self,
+        watermark: Watermark,
+        out: &mut Output<O>,
+        mut on_timer: impl FnMut(
+            i64,
+            &mut KeyedContext<'_, K>,
+            &mut Collector<'_, O>,
+        ) -> Result<(), BoxError>,
+    ) -> Result<(), BoxError> {
+        self.timers.advance_watermark(watermark);
+        let Output { main, side } = out;
+        while let Some((time, key)) = self.timers.next_event_timer() {
+            self.store.set_current_key(key)?;
+            let ts = Some(EventTime::from_millis(time));
+            let mut ctx = self.context(ts, Some(TimeDomain::EventTime), side);
+            on_timer(time, &mut ctx, &mut Collector::new(main, ts))?;
+        }
+        out.emit_watermark(watermark);
+        Ok(())
+    }
+
+    /// Fires every processing-time timer due at `now` (records they emit carry no
+    /// timestamp), then asks to be called for the next one.
+    pub(crate) fn fire_processing_timers<O: Data>(
+        &mut self,
+        now: i64,
+        out: &mut Output<O>,
+        mut on_timer: impl FnMut(
+            i64,
+            &mut KeyedContext<'_, K>,
+            &mut Collector<'_, O>,
+        ) -> Result<(), BoxError>,
+    ) -> Result<(), BoxError> {
+        let Output { main, side } = out;
+        while let Some((time, key)) = self.timers.next_processing_timer(now) {
+            self.store.set_current_key(key)?;
+            let mut ctx = self.context(None, Some(TimeDomain::ProcessingTime), side);
+            on_timer(time, &mut ctx, &mut Collector::new(main, None))?;
+        }
+        if let Some(next) = self.timers.earliest_processing_timer() {
+            self.time.request_callback_at(next);
+        }
+        Ok(())
+    }
+}
