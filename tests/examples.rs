@@ -368,3 +368,93 @@ fn bad_settings_fail_with_clear_messages() {
         "{stderr}"
     );
 }
+
+/// Print lines without their subtask prefix, sorted.
+fn records_sorted(stdout: &str) -> Vec<String> {
+    let mut records: Vec<String> = stdout
+        .lines()
+        .map(|l| split_prefix(l).1.to_string())
+        .collect();
+    records.sort();
+    records
+}
+
+#[test]
+fn temperature_alert_fires_only_for_the_rising_sensor() {
+    let stdout = run("temperature_alert", &[], &[]);
+    assert_eq!(
+        records_sorted(&stdout),
+        ["\"sensor sensor-1 rose continuously for 1000 ms\""]
+    );
+}
+
+#[test]
+fn failed_logins_reports_three_failures_in_a_row() {
+    let stdout = run("failed_logins", &[], &[]);
+    assert_eq!(
+        records_sorted(&stdout),
+        [
+            "\"user ann failed to log in 3 times in a row (at [1, 3, 5])\"",
+            "\"user cid failed to log in 3 times in a row (at [10, 11, 12])\"",
+        ]
+    );
+}
+
+#[test]
+fn order_timeout_splits_paid_and_timed_out_orders() {
+    let stdout = run("order_timeout", &[], &[]);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "paid> \"order 1 paid after 300 s\"",
+            "paid> \"order 3 paid after 840 s\"",
+            "timeout> \"order 2 paid too late, at 1200000\"",
+            "timeout> \"order 4 not paid by 2700000\"",
+        ]
+    );
+}
+
+#[test]
+fn pv_uv_windows_match_a_reference_count_per_page_and_minute() {
+    // The example's clicks, recomputed: 10 s apart, every fifth 3 s early.
+    let mut expected: BTreeMap<(String, i64), (u64, std::collections::BTreeSet<i64>)> =
+        BTreeMap::new();
+    for i in 0..30i64 {
+        let at = i * 10_000 - if i % 5 == 0 { 3_000 } else { 0 };
+        let page = ["/home", "/cart"][((i / 4) % 2) as usize].to_string();
+        let e = expected
+            .entry((page, at.div_euclid(60_000) * 60_000))
+            .or_default();
+        e.0 += 1;
+        e.1.insert(i % 3);
+    }
+    let mut expected: Vec<String> = expected
+        .into_iter()
+        .map(|((page, start), (pv, users))| {
+            format!(
+                "\"{page} [{start}, {}): pv={pv} uv={}\"",
+                start + 60_000,
+                users.len()
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(records_sorted(&run("pv_uv_windows", &[], &[])), expected);
+}
+
+#[test]
+fn broadcast_enrichment_adds_the_latest_user_details() {
+    let stdout = run("broadcast_enrichment", &[], &[]);
+    assert_eq!(
+        records_sorted(&stdout),
+        [
+            "\"1 (ann, Berlin) viewed /checkout at 5000\"",
+            "\"1 (ann, Berlin) viewed /home at 1000\"",
+            "\"2 (bob, Porto) viewed /cart at 2000\"",
+            "\"3 (cid, Oslo) viewed /home at 3000\"",
+            "\"9 (unknown user) viewed /help at 4000\"",
+        ]
+    );
+}

@@ -105,3 +105,138 @@ fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// What an operator saw, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen<T> {
+    Record(Option<i64>, T),
+    Watermark(i64),
+    Status(runnel::types::WatermarkStatus),
+}
+
+/// An operator that logs every element it receives and forwards it.
+pub struct Probe<T> {
+    log: Arc<Mutex<Vec<Seen<T>>>>,
+}
+
+impl<T: runnel::types::Data> runnel::runtime::OneInputOperator for Probe<T> {
+    type In = T;
+    type Out = T;
+
+    fn process_element(
+        &mut self,
+        record: runnel::types::StreamRecord<T>,
+        out: &mut runnel::runtime::Output<T>,
+    ) -> Result<(), BoxError> {
+        self.log.lock().unwrap().push(Seen::Record(
+            record.timestamp.map(|t| t.millis()),
+            record.value.clone(),
+        ));
+        out.collect(record);
+        Ok(())
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Watermark,
+        out: &mut runnel::runtime::Output<T>,
+    ) -> Result<(), BoxError> {
+        self.log.lock().unwrap().push(Seen::Watermark(watermark.0));
+        out.emit_watermark(watermark);
+        Ok(())
+    }
+
+    fn process_watermark_status(
+        &mut self,
+        status: runnel::types::WatermarkStatus,
+        out: &mut runnel::runtime::Output<T>,
+    ) -> Result<(), BoxError> {
+        self.log.lock().unwrap().push(Seen::Status(status));
+        out.emit_watermark_status(status);
+        Ok(())
+    }
+}
+
+/// The shared log of a [`Probe`].
+pub struct ProbeLog<T> {
+    log: Arc<Mutex<Vec<Seen<T>>>>,
+}
+
+impl<T: runnel::types::Data> ProbeLog<T> {
+    pub fn new() -> Self {
+        ProbeLog {
+            log: Arc::default(),
+        }
+    }
+
+    /// Attaches a probe after `stream` (at the stream's parallelism 1 by default).
+    pub fn attach(&self, stream: &DataStream<T>) -> SingleOutputStreamOperator<T> {
+        let log = self.log.clone();
+        stream.transform("probe", "Probe", move |_| Ok(Probe { log: log.clone() }))
+    }
+
+    pub fn seen(&self) -> Vec<Seen<T>> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn watermarks(&self) -> Vec<i64> {
+        self.seen()
+            .into_iter()
+            .filter_map(|s| {
+                if let Seen::Watermark(w) = s {
+                    Some(w)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    pub fn records(&self) -> Vec<T> {
+        self.seen()
+            .into_iter()
+            .filter_map(|s| {
+                if let Seen::Record(_, v) = s {
+                    Some(v)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The largest watermark seen so far.
+    pub fn max_watermark(&self) -> Option<i64> {
+        self.watermarks().into_iter().max()
+    }
+}
+
+/// Waits until `done` holds, failing the test after `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A watermark generator emitting `timestamp − lag` after every event (punctuated).
+#[derive(Clone, Copy)]
+pub struct EveryEvent {
+    pub lag: i64,
+}
+
+impl<T> runnel::runtime::watermark::WatermarkGenerator<T> for EveryEvent {
+    fn on_event(
+        &mut self,
+        _event: &T,
+        timestamp: EventTime,
+        output: &mut dyn runnel::runtime::watermark::WatermarkOutput,
+    ) {
+        output.emit_watermark(Watermark(timestamp.millis() - self.lag));
+    }
+    fn on_periodic_emit(&mut self, _output: &mut dyn runnel::runtime::watermark::WatermarkOutput) {}
+}
