@@ -5,34 +5,41 @@
 //! cargo run --release --example pv_uv
 //! ```
 //!
-//! `key_by(page)` sends every click on a page to the same parallel instance, so a
-//! rich function can keep that page's counters in a map of its own and emit the
-//! updated PV and UV on every click. (Keyed state, which makes this state part of
-//! checkpoints, arrives with the state backends.)
+//! `key_by(page)` sends every click on a page to the same parallel instance; the
+//! keyed process function keeps the page's view count in a `ValueState` and its
+//! visitors in a `MapState`, both scoped to the page, and emits the updated PV and
+//! UV on every click. (`pv_uv_windows` computes them per minute of event time.)
 
 use runnel::prelude::*;
-use std::collections::{HashMap, HashSet};
 
 /// One click: (user, page).
 type Click = (String, String);
 
-/// Per page: views and the set of distinct visitors.
 #[derive(Clone, Default)]
 struct PvUv {
-    pages: HashMap<String, (u64, HashSet<String>)>,
+    views: Option<ValueState<u64>>,
+    visitors: Option<MapState<String, ()>>,
 }
 
-impl ProcessFunction<Click, (String, u64, u64)> for PvUv {
+impl KeyedProcessFunction<String, Click, (String, u64, u64)> for PvUv {
+    fn open(&mut self, ctx: &mut KeyedOpenContext<'_, String>) -> Result<(), BoxError> {
+        self.views = Some(ctx.get_state(&ValueStateDescriptor::new("views"))?);
+        self.visitors = Some(ctx.get_map_state(&MapStateDescriptor::new("visitors"))?);
+        Ok(())
+    }
+
     fn process_element(
         &mut self,
         (user, page): Click,
-        _ctx: &mut ProcessContext<'_>,
+        ctx: &mut KeyedContext<'_, String>,
         out: &mut Collector<'_, (String, u64, u64)>,
     ) -> Result<(), BoxError> {
-        let (pv, visitors) = self.pages.entry(page.clone()).or_default();
-        *pv += 1;
-        visitors.insert(user);
-        out.collect((page, *pv, visitors.len() as u64));
+        let (views, visitors) = (self.views.expect("opened"), self.visitors.expect("opened"));
+        let pv = views.value(ctx)?.unwrap_or(0) + 1;
+        views.update(ctx, pv)?;
+        visitors.put(ctx, user, ())?;
+        let uv = visitors.keys(ctx)?.len() as u64;
+        out.collect((page, pv, uv));
         Ok(())
     }
 }
