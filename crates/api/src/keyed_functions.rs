@@ -134,23 +134,25 @@ impl<K: Key> TimerService<'_, K> {
     /// A timer firing when the watermark reaches `time`. Registering the same time
     /// again for this key is a no-op.
     pub fn register_event_time_timer(&mut self, time: i64) {
-        self.timers.register_event_time_timer(self.key, time);
+        self.timers.register_event_time_timer(self.key, &(), time);
     }
 
     /// Deletes this key's event-time timer at `time`, if any.
     pub fn delete_event_time_timer(&mut self, time: i64) {
-        self.timers.delete_event_time_timer(self.key, time);
+        self.timers.delete_event_time_timer(self.key, &(), time);
     }
 
     /// A timer firing when processing time reaches `time` (at once if it has).
     pub fn register_processing_time_timer(&mut self, time: i64) {
-        self.timers.register_processing_time_timer(self.key, time);
+        self.timers
+            .register_processing_time_timer(self.key, &(), time);
         self.time.request_callback_at(time);
     }
 
     /// Deletes this key's processing-time timer at `time`, if any.
     pub fn delete_processing_time_timer(&mut self, time: i64) {
-        self.timers.delete_processing_time_timer(self.key, time);
+        self.timers
+            .delete_processing_time_timer(self.key, &(), time);
     }
 }
 

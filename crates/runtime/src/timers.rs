@@ -1,13 +1,18 @@
 //! Keyed timers (Flink's `InternalTimerService`).
 //!
-//! A timer is a (timestamp, key) pair in one of two domains. Registering the same
-//! pair twice is a no-op; deleting removes it. Event-time timers fire when the
+//! A timer is a (timestamp, key, namespace) triple in one of two domains; the
+//! namespace tells apart timers of one key that mean different things (a window,
+//! a join side) and is `()` for process functions. Registering the same triple
+//! twice is a no-op; deleting removes it. Event-time timers fire when the
 //! operator's watermark reaches their timestamp, in timestamp order (ties in
 //! registration order), before the watermark is forwarded; a timer registered
 //! while firing whose time has also been reached fires in the same pass. A timer
 //! registered at or before the current watermark is kept and fires at the next
 //! watermark (at the latest, the +∞ of the end of input). Processing-time timers
 //! fire when the task's processing-time service calls back.
+//!
+//! Lookups go by key first, so checking whether a timer exists clones nothing; a
+//! key's timers are few (one per open window, say) and scanned linearly.
 
 use runnel_types::{FxHashMap, Key, Watermark};
 use std::collections::{BTreeMap, VecDeque};
@@ -21,86 +26,132 @@ pub enum TimeDomain {
     ProcessingTime,
 }
 
-/// The timers of one domain: ordered by time, deduplicated by (time, key).
-#[derive(Debug)]
-struct TimerQueue<K> {
-    /// Registered timers; the value counts stale copies in `queue` (after delete
-    /// and re-register) so a timer fires once.
-    registered: FxHashMap<(i64, K), ()>,
-    queue: BTreeMap<i64, VecDeque<K>>,
+/// A timer that came due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer<K, N = ()> {
+    /// Its time (epoch ms).
+    pub time: i64,
+    /// The key it was registered for.
+    pub key: K,
+    /// Its namespace.
+    pub namespace: N,
 }
 
-impl<K: Key> Default for TimerQueue<K> {
+/// The timers of one domain: ordered by time, deduplicated by (time, key,
+/// namespace).
+#[derive(Debug)]
+struct TimerQueue<K, N> {
+    /// Registered timers by key.
+    registered: FxHashMap<K, Vec<(i64, N)>>,
+    /// Every registration in time order; deleted timers stay here and are skipped
+    /// when they come up (a copy is live only while `registered` holds it).
+    queue: BTreeMap<i64, VecDeque<(K, N)>>,
+    len: usize,
+}
+
+impl<K: Key, N: Clone + PartialEq> Default for TimerQueue<K, N> {
     fn default() -> Self {
         TimerQueue {
             registered: FxHashMap::default(),
             queue: BTreeMap::new(),
+            len: 0,
         }
     }
 }
 
-impl<K: Key> TimerQueue<K> {
-    fn register(&mut self, time: i64, key: &K) -> bool {
-        if self.registered.contains_key(&(time, key.clone())) {
-            return false;
+impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
+    fn contains(&self, time: i64, key: &K, namespace: &N) -> bool {
+        self.registered
+            .get(key)
+            .is_some_and(|ts| ts.iter().any(|(t, n)| *t == time && n == namespace))
+    }
+
+    fn register(&mut self, time: i64, key: &K, namespace: &N) -> bool {
+        match self.registered.get_mut(key) {
+            Some(ts) if ts.iter().any(|(t, n)| *t == time && n == namespace) => return false,
+            Some(ts) => ts.push((time, namespace.clone())),
+            None => {
+                self.registered
+                    .insert(key.clone(), vec![(time, namespace.clone())]);
+            }
         }
-        self.registered.insert((time, key.clone()), ());
-        self.queue.entry(time).or_default().push_back(key.clone());
+        self.len += 1;
+        self.queue
+            .entry(time)
+            .or_default()
+            .push_back((key.clone(), namespace.clone()));
         true
     }
 
-    fn delete(&mut self, time: i64, key: &K) {
-        // The queued copy stays and is skipped when it comes up.
-        self.registered.remove(&(time, key.clone()));
+    /// Forgets a timer; returns whether it was registered.
+    fn delete(&mut self, time: i64, key: &K, namespace: &N) -> bool {
+        let Some(ts) = self.registered.get_mut(key) else {
+            return false;
+        };
+        let Some(i) = ts.iter().position(|(t, n)| *t == time && n == namespace) else {
+            return false;
+        };
+        ts.swap_remove(i);
+        if ts.is_empty() {
+            self.registered.remove(key);
+        }
+        self.len -= 1;
+        true
     }
 
     /// The earliest registered timer's time.
     fn earliest(&mut self) -> Option<i64> {
         loop {
-            let (&time, keys) = self.queue.iter_mut().next()?;
-            while let Some(k) = keys.front() {
-                if self.registered.contains_key(&(time, k.clone())) {
+            let (&time, entries) = self.queue.iter_mut().next()?;
+            while let Some((k, n)) = entries.front() {
+                if self
+                    .registered
+                    .get(k)
+                    .is_some_and(|ts| ts.iter().any(|(t, x)| *t == time && x == n))
+                {
                     return Some(time);
                 }
-                keys.pop_front();
+                entries.pop_front();
             }
             self.queue.remove(&time);
         }
     }
 
     /// Removes and returns the earliest timer with time `<= up_to`.
-    fn pop_due(&mut self, up_to: i64) -> Option<(i64, K)> {
+    fn pop_due(&mut self, up_to: i64) -> Option<Timer<K, N>> {
         let time = self.earliest()?;
         if time > up_to {
             return None;
         }
-        let keys = self.queue.get_mut(&time)?;
-        let key = keys.pop_front()?;
-        if keys.is_empty() {
+        let entries = self.queue.get_mut(&time)?;
+        let (key, namespace) = entries.pop_front()?;
+        if entries.is_empty() {
             self.queue.remove(&time);
         }
-        self.registered.remove(&(time, key.clone()));
-        Some((time, key))
+        self.delete(time, &key, &namespace);
+        Some(Timer {
+            time,
+            key,
+            namespace,
+        })
     }
 
-    fn len(&self) -> usize {
-        self.registered.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (i64, &K)> {
-        self.registered.keys().map(|(t, k)| (*t, k))
+    fn iter(&self) -> impl Iterator<Item = (i64, &K, &N)> {
+        self.registered
+            .iter()
+            .flat_map(|(k, ts)| ts.iter().map(move |(t, n)| (*t, k, n)))
     }
 }
 
 /// The event-time and processing-time timers of one keyed operator instance.
 #[derive(Debug)]
-pub struct InternalTimerService<K> {
-    event_time: TimerQueue<K>,
-    processing_time: TimerQueue<K>,
+pub struct InternalTimerService<K, N = ()> {
+    event_time: TimerQueue<K, N>,
+    processing_time: TimerQueue<K, N>,
     current_watermark: Watermark,
 }
 
-impl<K: Key> Default for InternalTimerService<K> {
+impl<K: Key, N: Clone + PartialEq> Default for InternalTimerService<K, N> {
     fn default() -> Self {
         InternalTimerService {
             event_time: TimerQueue::default(),
@@ -110,7 +161,7 @@ impl<K: Key> Default for InternalTimerService<K> {
     }
 }
 
-impl<K: Key> InternalTimerService<K> {
+impl<K: Key, N: Clone + PartialEq> InternalTimerService<K, N> {
     /// No timers; watermark at −∞.
     pub fn new() -> Self {
         Self::default()
@@ -121,24 +172,30 @@ impl<K: Key> InternalTimerService<K> {
         self.current_watermark
     }
 
-    /// Registers an event-time timer for `key` (a no-op if it exists).
-    pub fn register_event_time_timer(&mut self, key: &K, time: i64) {
-        self.event_time.register(time, key);
+    /// Registers an event-time timer (a no-op if it exists); returns whether it is
+    /// new.
+    pub fn register_event_time_timer(&mut self, key: &K, namespace: &N, time: i64) -> bool {
+        self.event_time.register(time, key, namespace)
     }
 
-    /// Deletes an event-time timer of `key`, if registered.
-    pub fn delete_event_time_timer(&mut self, key: &K, time: i64) {
-        self.event_time.delete(time, key);
+    /// Deletes an event-time timer, if registered.
+    pub fn delete_event_time_timer(&mut self, key: &K, namespace: &N, time: i64) {
+        self.event_time.delete(time, key, namespace);
     }
 
-    /// Registers a processing-time timer for `key`; returns whether it is new.
-    pub fn register_processing_time_timer(&mut self, key: &K, time: i64) -> bool {
-        self.processing_time.register(time, key)
+    /// Whether an event-time timer is registered.
+    pub fn has_event_time_timer(&self, key: &K, namespace: &N, time: i64) -> bool {
+        self.event_time.contains(time, key, namespace)
     }
 
-    /// Deletes a processing-time timer of `key`, if registered.
-    pub fn delete_processing_time_timer(&mut self, key: &K, time: i64) {
-        self.processing_time.delete(time, key);
+    /// Registers a processing-time timer; returns whether it is new.
+    pub fn register_processing_time_timer(&mut self, key: &K, namespace: &N, time: i64) -> bool {
+        self.processing_time.register(time, key, namespace)
+    }
+
+    /// Deletes a processing-time timer, if registered.
+    pub fn delete_processing_time_timer(&mut self, key: &K, namespace: &N, time: i64) {
+        self.processing_time.delete(time, key, namespace);
     }
 
     /// Moves the watermark forward (the caller then fires [`Self::next_event_timer`]
@@ -148,12 +205,12 @@ impl<K: Key> InternalTimerService<K> {
     }
 
     /// The next event-time timer due at the current watermark, removed.
-    pub fn next_event_timer(&mut self) -> Option<(i64, K)> {
+    pub fn next_event_timer(&mut self) -> Option<Timer<K, N>> {
         self.event_time.pop_due(self.current_watermark.0)
     }
 
     /// The next processing-time timer due at `now`, removed.
-    pub fn next_processing_timer(&mut self, now: i64) -> Option<(i64, K)> {
+    pub fn next_processing_timer(&mut self, now: i64) -> Option<Timer<K, N>> {
         self.processing_time.pop_due(now)
     }
 
@@ -164,7 +221,7 @@ impl<K: Key> InternalTimerService<K> {
 
     /// Number of registered event-time and processing-time timers.
     pub fn len(&self) -> (usize, usize) {
-        (self.event_time.len(), self.processing_time.len())
+        (self.event_time.len, self.processing_time.len)
     }
 
     /// Whether no timer is registered.
@@ -173,14 +230,14 @@ impl<K: Key> InternalTimerService<K> {
     }
 
     /// Every registered timer, for snapshots (unordered).
-    pub fn timers(&self) -> impl Iterator<Item = (TimeDomain, i64, &K)> {
+    pub fn timers(&self) -> impl Iterator<Item = (TimeDomain, i64, &K, &N)> {
         self.event_time
             .iter()
-            .map(|(t, k)| (TimeDomain::EventTime, t, k))
+            .map(|(t, k, n)| (TimeDomain::EventTime, t, k, n))
             .chain(
                 self.processing_time
                     .iter()
-                    .map(|(t, k)| (TimeDomain::ProcessingTime, t, k)),
+                    .map(|(t, k, n)| (TimeDomain::ProcessingTime, t, k, n)),
             )
     }
 }
@@ -191,68 +248,100 @@ mod tests {
 
     fn fire_all(s: &mut InternalTimerService<String>, wm: i64) -> Vec<(i64, String)> {
         s.advance_watermark(Watermark(wm));
-        std::iter::from_fn(|| s.next_event_timer()).collect()
+        std::iter::from_fn(|| s.next_event_timer().map(|t| (t.time, t.key))).collect()
+    }
+
+    fn k(s: &str) -> String {
+        s.to_string()
     }
 
     #[test]
     fn timers_fire_in_time_order_and_once() {
         let mut s = InternalTimerService::new();
-        s.register_event_time_timer(&"b".to_string(), 20);
-        s.register_event_time_timer(&"a".to_string(), 10);
-        s.register_event_time_timer(&"a".to_string(), 10); // duplicate: no-op
-        s.register_event_time_timer(&"c".to_string(), 20);
-        s.register_event_time_timer(&"a".to_string(), 30);
+        s.register_event_time_timer(&k("b"), &(), 20);
+        s.register_event_time_timer(&k("a"), &(), 10);
+        assert!(
+            !s.register_event_time_timer(&k("a"), &(), 10),
+            "duplicate: no-op"
+        );
+        s.register_event_time_timer(&k("c"), &(), 20);
+        s.register_event_time_timer(&k("a"), &(), 30);
         assert_eq!(s.len(), (4, 0));
         assert!(fire_all(&mut s, 9).is_empty());
         assert_eq!(
             fire_all(&mut s, 20),
-            [
-                (10, "a".to_string()),
-                (20, "b".to_string()),
-                (20, "c".to_string())
-            ]
+            [(10, k("a")), (20, k("b")), (20, k("c"))]
         );
-        assert_eq!(fire_all(&mut s, 100), [(30, "a".to_string())]);
+        assert_eq!(fire_all(&mut s, 100), [(30, k("a"))]);
         assert!(s.is_empty());
     }
 
     #[test]
     fn deleted_timers_do_not_fire_and_can_be_registered_again() {
         let mut s = InternalTimerService::new();
-        s.register_event_time_timer(&"k".to_string(), 5);
-        s.delete_event_time_timer(&"k".to_string(), 5);
+        s.register_event_time_timer(&k("k"), &(), 5);
+        s.delete_event_time_timer(&k("k"), &(), 5);
         assert!(fire_all(&mut s, 10).is_empty());
-        s.register_event_time_timer(&"k".to_string(), 50);
-        s.delete_event_time_timer(&"k".to_string(), 50);
-        s.register_event_time_timer(&"k".to_string(), 50);
+        s.register_event_time_timer(&k("k"), &(), 50);
+        s.delete_event_time_timer(&k("k"), &(), 50);
+        s.register_event_time_timer(&k("k"), &(), 50);
         assert_eq!(
             fire_all(&mut s, 60),
-            [(50, "k".to_string())],
+            [(50, k("k"))],
             "fires once despite the stale copy"
         );
+        assert!(s.is_empty());
     }
 
     #[test]
     fn a_timer_at_or_before_the_watermark_fires_at_the_next_one() {
         let mut s = InternalTimerService::new();
         assert!(fire_all(&mut s, 100).is_empty());
-        s.register_event_time_timer(&"late".to_string(), 50);
-        s.register_event_time_timer(&"exact".to_string(), 100);
-        assert_eq!(
-            fire_all(&mut s, 101),
-            [(50, "late".to_string()), (100, "exact".to_string())]
-        );
+        s.register_event_time_timer(&k("late"), &(), 50);
+        s.register_event_time_timer(&k("exact"), &(), 100);
+        assert_eq!(fire_all(&mut s, 101), [(50, k("late")), (100, k("exact"))]);
     }
 
     #[test]
     fn processing_time_timers_are_separate() {
         let mut s = InternalTimerService::<u8>::new();
-        assert!(s.register_processing_time_timer(&1, 1000));
-        assert!(!s.register_processing_time_timer(&1, 1000));
-        s.register_event_time_timer(&1, 1000);
+        assert!(s.register_processing_time_timer(&1, &(), 1000));
+        assert!(!s.register_processing_time_timer(&1, &(), 1000));
+        s.register_event_time_timer(&1, &(), 1000);
         assert_eq!(s.earliest_processing_timer(), Some(1000));
         assert_eq!(s.next_processing_timer(999), None);
-        assert_eq!(s.next_processing_timer(1000), Some((1000, 1)));
+        assert_eq!(
+            s.next_processing_timer(1000),
+            Some(Timer {
+                time: 1000,
+                key: 1,
+                namespace: ()
+            })
+        );
         assert_eq!(s.len(), (1, 0));
+    }
+
+    #[test]
+    fn namespaces_tell_timers_of_one_key_apart() {
+        let mut s = InternalTimerService::<u8, &'static str>::new();
+        assert!(s.register_event_time_timer(&1, &"left", 10));
+        assert!(s.register_event_time_timer(&1, &"right", 10));
+        assert!(!s.register_event_time_timer(&1, &"left", 10));
+        assert!(s.has_event_time_timer(&1, &"right", 10));
+        s.delete_event_time_timer(&1, &"right", 10);
+        assert!(!s.has_event_time_timer(&1, &"right", 10));
+        s.advance_watermark(Watermark(10));
+        let fired: Vec<_> = std::iter::from_fn(|| s.next_event_timer()).collect();
+        assert_eq!(
+            fired,
+            [Timer {
+                time: 10,
+                key: 1,
+                namespace: "left"
+            }]
+        );
+        let mut snapshot: Vec<_> = s.timers().collect();
+        snapshot.sort_by_key(|t| t.1);
+        assert!(snapshot.is_empty());
     }
 }

@@ -6,21 +6,22 @@ use crate::keyed_functions::{KeyedContext, KeyedOpenContext};
 use runnel_config::StateBackendType;
 use runnel_runtime::output::SideOutputs;
 use runnel_runtime::time::ProcessingTimeService;
-use runnel_runtime::timers::{InternalTimerService, TimeDomain};
+use runnel_runtime::timers::{InternalTimerService, TimeDomain, Timer};
 use runnel_runtime::{BoxError, OperatorParameters, Output, RuntimeContext};
 use runnel_state::{KeyedStateStore, StateBackendKind};
 use runnel_types::{Data, EventTime, Key, StreamRecord, Watermark};
 use std::rc::Rc;
 
-/// Keyed state and timers of one operator instance.
-pub struct KeyedRuntime<K: Key> {
+/// Keyed state and timers of one operator instance; `N` is the timers'
+/// namespace (`()` for process functions, the window for window operators).
+pub struct KeyedRuntime<K: Key, N = ()> {
     pub(crate) store: KeyedStateStore<K>,
-    pub(crate) timers: InternalTimerService<K>,
+    pub(crate) timers: InternalTimerService<K, N>,
     pub(crate) time: ProcessingTimeService,
     pub(crate) runtime: RuntimeContext,
 }
 
-impl<K: Key> KeyedRuntime<K> {
+impl<K: Key, N: Clone + PartialEq> KeyedRuntime<K, N> {
     /// State for the key groups this instance owns, with the job's clock for TTL.
     pub fn new(params: &OperatorParameters) -> Self {
         let time = params.processing_time().clone();
@@ -48,6 +49,16 @@ impl<K: Key> KeyedRuntime<K> {
         Ok(self.store.set_current_key(key)?)
     }
 
+    /// The context of `open`: runtime context and state registration.
+    pub(crate) fn open_context(&mut self) -> KeyedOpenContext<'_, K> {
+        KeyedOpenContext {
+            runtime: &self.runtime,
+            store: &mut self.store,
+        }
+    }
+}
+
+impl<K: Key> KeyedRuntime<K> {
     /// The context handed to a keyed function.
     pub(crate) fn context<'a>(
         &'a mut self,
@@ -63,14 +74,6 @@ impl<K: Key> KeyedRuntime<K> {
             time: &self.time,
             side,
             runtime: &self.runtime,
-        }
-    }
-
-    /// The context of `open`: runtime context and state registration.
-    pub(crate) fn open_context(&mut self) -> KeyedOpenContext<'_, K> {
-        KeyedOpenContext {
-            runtime: &self.runtime,
-            store: &mut self.store,
         }
     }
 
@@ -110,7 +113,7 @@ impl<K: Key> KeyedRuntime<K> {
     ) -> Result<(), BoxError> {
         self.timers.advance_watermark(watermark);
         let Output { main, side } = out;
-        while let Some((time, key)) = self.timers.next_event_timer() {
+        while let Some(Timer { time, key, .. }) = self.timers.next_event_timer() {
             self.store.set_current_key(key)?;
             let ts = Some(EventTime::from_millis(time));
             let mut ctx = self.context(ts, Some(TimeDomain::EventTime), side);
@@ -133,7 +136,7 @@ impl<K: Key> KeyedRuntime<K> {
         ) -> Result<(), BoxError>,
     ) -> Result<(), BoxError> {
         let Output { main, side } = out;
-        while let Some((time, key)) = self.timers.next_processing_timer(now) {
+        while let Some(Timer { time, key, .. }) = self.timers.next_processing_timer(now) {
             self.store.set_current_key(key)?;
             let mut ctx = self.context(None, Some(TimeDomain::ProcessingTime), side);
             on_timer(time, &mut ctx, &mut Collector::new(main, None))?;
