@@ -164,6 +164,29 @@ pub trait MapTable<K, UK, UV>: KeyedTable<K> {
     /// Removes `user_key` from the key's map.
     fn remove(&mut self, group: usize, key: &K, user_key: &UK) -> Result<(), StateError>;
 
+    /// Removes `user_key` from the key's map and returns its value, if live (or
+    /// expired and still visible).
+    fn take(
+        &mut self,
+        group: usize,
+        key: &K,
+        user_key: &UK,
+        now: i64,
+    ) -> Result<Option<UV>, StateError>;
+
+    /// Calls `f` with the value under `user_key` in place, first setting it to
+    /// `create()` when absent (or expired); counts as a write. Returns whether the
+    /// entry was created. `user_key` is cloned only when an entry is created.
+    fn upsert(
+        &mut self,
+        group: usize,
+        key: &K,
+        user_key: &UK,
+        now: i64,
+        create: &mut dyn FnMut() -> UV,
+        f: &mut dyn FnMut(&mut UV),
+    ) -> Result<bool, StateError>;
+
     /// Calls `f` with each entry of the key's map (in no particular order).
     fn for_each(
         &mut self,

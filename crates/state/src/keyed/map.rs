@@ -78,6 +78,57 @@ impl<UK: Key, UV: Data> MapState<UK, UV> {
         a.slot.0.remove(a.group, a.key, user_key)
     }
 
+    /// Removes `user_key` from the current key's map and returns its value.
+    #[inline]
+    pub fn take<C: KeyedStateAccess + ?Sized>(
+        &self,
+        ctx: &mut C,
+        user_key: &UK,
+    ) -> Result<Option<UV>, StateError> {
+        let a = map_access!(self, ctx);
+        a.slot.0.take(a.group, a.key, user_key, a.now)
+    }
+
+    /// Updates the value under `user_key` in place with `f`, first creating it
+    /// with `create` if the key has none (one hash lookup for an existing entry,
+    /// no copy). Counts as a write for TTL. Returns whether the entry was created.
+    ///
+    /// ```
+    /// # use runnel_state::{KeyedStateStore, MapStateDescriptor, StateBackendKind};
+    /// # use std::rc::Rc;
+    /// # let range = runnel_types::compute_key_group_range_for_operator_index(128, 1, 0);
+    /// # let mut store = KeyedStateStore::<u32>::new(StateBackendKind::Heap, range, 128, Rc::new(|| 0));
+    /// let words = store.get_map_state(&MapStateDescriptor::<String, Vec<u32>>::new("positions"))?;
+    /// store.set_current_key(7)?;
+    /// assert!(words.upsert(&mut store, &"to".to_string(), Vec::new, |v| v.push(1))?);
+    /// assert!(!words.upsert(&mut store, &"to".to_string(), Vec::new, |v| v.push(5))?);
+    /// assert_eq!(words.get(&mut store, &"to".to_string())?, Some(vec![1, 5]));
+    /// # Ok::<(), runnel_state::StateError>(())
+    /// ```
+    #[inline]
+    pub fn upsert<C: KeyedStateAccess + ?Sized>(
+        &self,
+        ctx: &mut C,
+        user_key: &UK,
+        create: impl FnOnce() -> UV,
+        f: impl FnOnce(&mut UV),
+    ) -> Result<bool, StateError> {
+        let a = map_access!(self, ctx);
+        let (mut create, mut f) = (Some(create), Some(f));
+        a.slot.0.upsert(
+            a.group,
+            a.key,
+            user_key,
+            a.now,
+            &mut || (create.take().expect("create is called at most once"))(),
+            &mut |v| {
+                if let Some(f) = f.take() {
+                    f(v)
+                }
+            },
+        )
+    }
+
     /// Whether the current key's map has `user_key`.
     #[inline]
     pub fn contains<C: KeyedStateAccess + ?Sized>(
@@ -180,6 +231,45 @@ mod tests {
         s.set_current_key(2).unwrap();
         assert!(!m.is_empty(&mut s).unwrap());
         m.clear(&mut s).unwrap();
+        assert!(m.is_empty(&mut s).unwrap());
+        assert_eq!(s.entry_count("m"), Some(0));
+    }
+
+    #[test]
+    fn upsert_creates_once_updates_in_place_and_take_removes() {
+        use crate::StateTtlConfig;
+        use std::cell::Cell;
+        use std::time::Duration;
+        let now = Rc::new(Cell::new(0i64));
+        let clock = now.clone();
+        let range = KeyGroupRange { start: 0, end: 127 };
+        let mut s = KeyedStateStore::<u64>::new(
+            StateBackendKind::Heap,
+            range,
+            128,
+            Rc::new(move || clock.get()),
+        );
+        let ttl = StateTtlConfig::new(Duration::from_millis(10));
+        let m = s
+            .get_map_state(&MapStateDescriptor::<u8, Vec<u32>>::new("m").with_ttl(ttl))
+            .unwrap();
+        s.set_current_key(1).unwrap();
+        assert!(m.upsert(&mut s, &1, Vec::new, |v| v.push(1)).unwrap());
+        now.set(9);
+        assert!(!m.upsert(&mut s, &1, Vec::new, |v| v.push(2)).unwrap());
+        now.set(18);
+        assert_eq!(
+            m.get(&mut s, &1).unwrap(),
+            Some(vec![1, 2]),
+            "the upsert was a write"
+        );
+        now.set(19);
+        assert!(
+            m.upsert(&mut s, &1, Vec::new, |v| v.push(3)).unwrap(),
+            "an expired entry starts over"
+        );
+        assert_eq!(m.take(&mut s, &1).unwrap(), Some(vec![3]));
+        assert_eq!(m.take(&mut s, &1).unwrap(), None);
         assert!(m.is_empty(&mut s).unwrap());
         assert_eq!(s.entry_count("m"), Some(0));
     }

@@ -147,6 +147,62 @@ impl<K: Key, UK: Key, UV: Data, S: Stamp> MapTable<K, UK, UV>
         Ok(())
     }
 
+    #[inline]
+    fn take(
+        &mut self,
+        group: usize,
+        key: &K,
+        user_key: &UK,
+        now: i64,
+    ) -> Result<Option<UV>, StateError> {
+        let map = &mut self.groups[group];
+        let Some(entries) = map.get_mut(key) else {
+            return Ok(None);
+        };
+        let Some((value, stamp)) = entries.0.remove(user_key) else {
+            return Ok(None);
+        };
+        if entries.0.is_empty() {
+            map.remove(key);
+        }
+        let visible = !self.expiry.is_expired(stamp, now) || self.expiry.returns_expired();
+        Ok(visible.then_some(value))
+    }
+
+    #[inline]
+    fn upsert(
+        &mut self,
+        group: usize,
+        key: &K,
+        user_key: &UK,
+        now: i64,
+        create: &mut dyn FnMut() -> UV,
+        f: &mut dyn FnMut(&mut UV),
+    ) -> Result<bool, StateError> {
+        let map = &mut self.groups[group];
+        if let Some(entries) = map.get_mut(key) {
+            if let Some((value, stamp)) = entries.0.get_mut(user_key) {
+                let expired = self.expiry.is_expired(*stamp, now);
+                if expired {
+                    *value = create();
+                }
+                f(value);
+                *stamp = S::at(now);
+                return Ok(expired);
+            }
+            let mut value = create();
+            f(&mut value);
+            entries.0.insert(user_key.clone(), (value, S::at(now)));
+        } else {
+            let mut value = create();
+            f(&mut value);
+            let mut entries = FxHashMap::default();
+            entries.insert(user_key.clone(), (value, S::at(now)));
+            map.insert(key.clone(), MapEntry(entries));
+        }
+        Ok(true)
+    }
+
     fn for_each(
         &mut self,
         group: usize,
