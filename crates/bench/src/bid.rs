@@ -3,7 +3,8 @@
 
 use crate::timing::JobTimer;
 use runnel::prelude::{
-    BoxError, InputStatus, Source, SourceOutput, SourceReader, SourceReaderContext,
+    BoxError, EventTime, InputStatus, Source, SourceOutput, SourceReader, SourceReaderContext,
+    Watermark,
 };
 use runnel::runtime::source::Boundedness;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,9 @@ impl Bid {
 /// How many bids a reader emits per `poll_next` call.
 pub const BIDS_PER_POLL: u64 = 1024;
 
+/// The out-of-orderness bound of the watermarks (WORKLOADS.md §1.3).
+pub const WATERMARK_BOUND_MS: i64 = 1000;
+
 /// A bounded parallel source of bids `0..n`, interleaved over its subtasks.
 ///
 /// Every reader marks the job's start on the shared [`JobTimer`] when it is first
@@ -74,12 +78,27 @@ pub const BIDS_PER_POLL: u64 = 1024;
 pub struct BidSource {
     n: u64,
     timer: Arc<JobTimer>,
+    event_time: bool,
 }
 
 impl BidSource {
     /// Bids `0..n`, starting `timer` at the first poll.
     pub fn new(n: u64, timer: Arc<JobTimer>) -> Self {
-        BidSource { n, timer }
+        BidSource {
+            n,
+            timer,
+            event_time: false,
+        }
+    }
+
+    /// The same bids stamped with their `ts`, each subtask emitting the
+    /// watermark `maxTs - 1000 - 1` (WORKLOADS.md §1.3) after every poll.
+    pub fn with_event_time(n: u64, timer: Arc<JobTimer>) -> Self {
+        BidSource {
+            n,
+            timer,
+            event_time: true,
+        }
     }
 }
 
@@ -92,12 +111,14 @@ impl Source<Bid> for BidSource {
 
     fn create_reader(&self, ctx: &SourceReaderContext) -> Result<BidReader, BoxError> {
         let rt = ctx.runtime();
-        Ok(BidReader::new(
+        let mut reader = BidReader::new(
             self.n,
             u64::from(rt.subtask_index()),
             u64::from(rt.parallelism()),
             self.timer.clone(),
-        ))
+        );
+        reader.event_time = self.event_time;
+        Ok(reader)
     }
 }
 
@@ -108,6 +129,8 @@ pub struct BidReader {
     n: u64,
     started: bool,
     timer: Arc<JobTimer>,
+    event_time: bool,
+    max_ts: i64,
 }
 
 impl BidReader {
@@ -120,6 +143,8 @@ impl BidReader {
             n,
             started: false,
             timer,
+            event_time: false,
+            max_ts: i64::MIN,
         }
     }
 
@@ -139,10 +164,25 @@ impl SourceReader<Bid> for BidReader {
         let (step, n) = (self.step, self.n);
         let mut i = self.next;
         let mut left = BIDS_PER_POLL;
-        while i < n && left > 0 {
-            output.collect(Bid::generate(i));
-            i += step;
-            left -= 1;
+        if self.event_time {
+            let mut max_ts = self.max_ts;
+            while i < n && left > 0 {
+                let bid = Bid::generate(i);
+                max_ts = max_ts.max(bid.ts);
+                output.collect_with_timestamp(bid, EventTime::from_millis(bid.ts));
+                i += step;
+                left -= 1;
+            }
+            if max_ts > self.max_ts {
+                self.max_ts = max_ts;
+                output.emit_watermark(Watermark(max_ts - WATERMARK_BOUND_MS - 1));
+            }
+        } else {
+            while i < n && left > 0 {
+                output.collect(Bid::generate(i));
+                i += step;
+                left -= 1;
+            }
         }
         self.next = i;
         Ok(if i >= n {
