@@ -3,7 +3,7 @@
 
 use crate::error::BoxError;
 use runnel_types::{
-    Data, Key, StreamRecord, assign_to_key_group, compute_operator_index_for_key_group,
+    Data, Key, KeyGroup, KeyGroupAssigner, StreamRecord, compute_operator_index_for_key_group,
 };
 use std::hash::{BuildHasher, Hasher};
 
@@ -154,18 +154,29 @@ impl<T> ChannelSelector<T> for Broadcast {
 /// HASH (`key_by`): key → key group → downstream subtask, as Flink assigns them.
 pub struct KeyGroupSelector<KS> {
     key_selector: KS,
-    max_parallelism: u32,
-    channels: u32,
+    assigner: KeyGroupAssigner,
+    /// The channel of each key group (Flink's `computeOperatorIndexForKeyGroup`,
+    /// precomputed: no division per record).
+    channel_of_group: Vec<u16>,
 }
 
 impl<KS> KeyGroupSelector<KS> {
     /// Routes by the key groups of a downstream operator with `max_parallelism`
     /// key groups and `channels` subtasks.
     pub fn new(key_selector: KS, max_parallelism: u32, channels: usize) -> Self {
+        let channel_of_group = (0..max_parallelism)
+            .map(|kg| {
+                compute_operator_index_for_key_group(
+                    max_parallelism,
+                    channels as u32,
+                    KeyGroup(kg as u16),
+                ) as u16
+            })
+            .collect();
         KeyGroupSelector {
             key_selector,
-            max_parallelism,
-            channels: channels as u32,
+            assigner: KeyGroupAssigner::new(max_parallelism),
+            channel_of_group,
         }
     }
 }
@@ -174,8 +185,8 @@ impl<T: Data, KS: KeySelector<T>> ChannelSelector<T> for KeyGroupSelector<KS> {
     #[inline]
     fn select(&mut self, record: &StreamRecord<T>) -> usize {
         let key = self.key_selector.get_key(&record.value);
-        let kg = assign_to_key_group(&key, self.max_parallelism);
-        compute_operator_index_for_key_group(self.max_parallelism, self.channels, kg) as usize
+        let kg = self.assigner.key_group(&key);
+        usize::from(self.channel_of_group[kg.index()])
     }
 }
 
@@ -213,6 +224,7 @@ impl<T: Data, KS: KeySelector<T>, P: Partitioner<KS::Key>> ChannelSelector<T>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runnel_types::assign_to_key_group;
     use runnel_types::compute_key_group_range_for_operator_index;
 
     #[test]

@@ -109,6 +109,47 @@ pub fn compute_key_group_for_key_hash(key_hash: i32, max_parallelism: u32) -> Ke
     KeyGroup((murmur_hash(key_hash) as u32 % max_parallelism) as u16)
 }
 
+/// Assigns key groups for one max parallelism without a division per key: the
+/// modulo is a multiply by a precomputed reciprocal (Lemire's "fastmod"), exact
+/// for every 32-bit hash. Same results as [`assign_to_key_group`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyGroupAssigner {
+    max_parallelism: u32,
+    reciprocal: u64,
+}
+
+impl KeyGroupAssigner {
+    /// The assigner for `max_parallelism` key groups.
+    pub fn new(max_parallelism: u32) -> Self {
+        debug_assert!(max_parallelism > 0 && max_parallelism <= MAX_PARALLELISM_UPPER_BOUND);
+        let d = u64::from(max_parallelism.max(1));
+        KeyGroupAssigner {
+            max_parallelism: max_parallelism.max(1),
+            reciprocal: (u64::MAX / d).wrapping_add(1),
+        }
+    }
+
+    /// The number of key groups.
+    pub fn max_parallelism(&self) -> u32 {
+        self.max_parallelism
+    }
+
+    /// The key group of a key whose hash is `key_hash`.
+    #[inline]
+    pub fn key_group_for_hash(&self, key_hash: i32) -> KeyGroup {
+        let a = murmur_hash(key_hash) as u32;
+        let low = self.reciprocal.wrapping_mul(u64::from(a));
+        let group = ((u128::from(low) * u128::from(self.max_parallelism)) >> 64) as u16;
+        KeyGroup(group)
+    }
+
+    /// The key group of a serializable key.
+    #[inline]
+    pub fn key_group<K: serde::Serialize + ?Sized>(&self, key: &K) -> KeyGroup {
+        self.key_group_for_hash(crate::key_hash(key))
+    }
+}
+
 /// The key group of a serializable key (hash from [`crate::key_hash`]).
 #[inline]
 pub fn assign_to_key_group<K: serde::Serialize + ?Sized>(
@@ -178,6 +219,36 @@ pub fn compute_default_max_parallelism(parallelism: u32) -> u32 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_assigner_agrees_with_the_modulo_for_every_max_parallelism() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for max_p in [
+            1u32, 2, 3, 7, 100, 127, 128, 129, 1000, 4096, 32_767, 32_768,
+        ] {
+            let assigner = KeyGroupAssigner::new(max_p);
+            for code in [0i32, 1, -1, i32::MAX, i32::MIN, 12_345, -98_765] {
+                assert_eq!(
+                    assigner.key_group_for_hash(code),
+                    compute_key_group_for_key_hash(code, max_p)
+                );
+            }
+            for _ in 0..20_000 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let code = (x >> 32) as i32;
+                assert_eq!(
+                    assigner.key_group_for_hash(code),
+                    compute_key_group_for_key_hash(code, max_p)
+                );
+            }
+            assert_eq!(
+                assigner.key_group(&42u64),
+                assign_to_key_group(&42u64, max_p)
+            );
+        }
+    }
 
     #[test]
     fn murmur_hash_matches_flink() {

@@ -20,9 +20,10 @@ pub use data::{Data, Key};
 pub use fx::{FxBuildHasher, FxHashMap, FxHasher};
 pub use ids::{EdgeId, JobVertexId, NodeId, OutputTagId, SubtaskIndex};
 pub use key_group::{
-    KeyGroup, KeyGroupRange, MAX_PARALLELISM_UPPER_BOUND, assign_key_to_parallel_operator,
-    assign_to_key_group, compute_default_max_parallelism, compute_key_group_for_key_hash,
-    compute_key_group_range_for_operator_index, compute_operator_index_for_key_group, murmur_hash,
+    KeyGroup, KeyGroupAssigner, KeyGroupRange, MAX_PARALLELISM_UPPER_BOUND,
+    assign_key_to_parallel_operator, assign_to_key_group, compute_default_max_parallelism,
+    compute_key_group_for_key_hash, compute_key_group_range_for_operator_index,
+    compute_operator_index_for_key_group, murmur_hash,
 };
 pub use key_hash::key_hash;
 pub use record::StreamRecord;

@@ -5,9 +5,7 @@ use super::backend::StateBackendKind;
 use super::slot::{Signature, StateSlot};
 use crate::error::StateError;
 use crate::ttl::StateTtlConfig;
-use runnel_types::{
-    Key, KeyGroup, KeyGroupRange, MAX_PARALLELISM_UPPER_BOUND, assign_to_key_group,
-};
+use runnel_types::{Key, KeyGroup, KeyGroupAssigner, KeyGroupRange, MAX_PARALLELISM_UPPER_BOUND};
 use std::any::Any;
 use std::fmt;
 use std::rc::Rc;
@@ -21,6 +19,7 @@ pub struct KeyedStateStore<K: Key> {
     pub(super) backend: StateBackendKind,
     pub(super) range: KeyGroupRange,
     max_parallelism: u32,
+    assigner: KeyGroupAssigner,
     pub(super) time: Rc<dyn Fn() -> i64>,
     current: Option<CurrentKey<K>>,
     pub(super) states: Vec<Registered<K>>,
@@ -99,6 +98,7 @@ impl<K: Key> KeyedStateStore<K> {
             backend,
             range: key_groups,
             max_parallelism,
+            assigner: KeyGroupAssigner::new(max_parallelism),
             time,
             current: None,
             states: Vec::new(),
@@ -112,7 +112,7 @@ impl<K: Key> KeyedStateStore<K> {
     /// this store's range; the store then has no current key.
     #[inline]
     pub fn set_current_key(&mut self, key: K) -> Result<(), StateError> {
-        let group = assign_to_key_group(&key, self.max_parallelism);
+        let group = self.assigner.key_group(&key);
         if !self.range.contains(group) {
             self.current = None;
             return Err(StateError::KeyOutOfRange {
@@ -262,6 +262,7 @@ impl<K: Key + fmt::Debug> fmt::Debug for KeyedStateStore<K> {
 mod tests {
     use super::*;
     use crate::ValueStateDescriptor;
+    use runnel_types::assign_to_key_group;
     use runnel_types::compute_key_group_range_for_operator_index;
 
     fn store(parallelism: u32, index: u32) -> KeyedStateStore<u64> {
