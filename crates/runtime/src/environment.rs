@@ -288,6 +288,7 @@ impl TaskEnvironment<'_> {
             key_groups,
             auto_watermark_interval: self.job.config.auto_watermark_interval,
             state_backend: self.job.config.state_backend,
+            counters: self.counters(node),
         }
     }
 

@@ -67,6 +67,8 @@ pub struct OperatorResult {
     pub records_in: u64,
     /// Records emitted.
     pub records_out: u64,
+    /// Late records dropped (window operators).
+    pub late_records_dropped: u64,
 }
 
 impl JobExecutionResult {
@@ -326,11 +328,12 @@ impl JobClient {
             .nodes
             .iter()
             .map(|n| {
-                let (mut records_in, mut records_out) = (0, 0);
+                let (mut records_in, mut records_out, mut late_records_dropped) = (0, 0, 0);
                 for s in 0..n.parallelism {
                     if let Some(c) = self.counters.get(&(n.id, s)) {
                         records_in += c.records_in.get();
                         records_out += c.records_out.get();
+                        late_records_dropped += c.late_records_dropped.get();
                     }
                 }
                 OperatorResult {
@@ -339,6 +342,7 @@ impl JobClient {
                     parallelism: n.parallelism,
                     records_in,
                     records_out,
+                    late_records_dropped,
                 }
             })
             .collect()

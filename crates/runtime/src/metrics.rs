@@ -28,4 +28,7 @@ pub struct OperatorCounters {
     pub records_in: Counter,
     /// Records the operator emitted (main and side outputs).
     pub records_out: Counter,
+    /// Late records an event-time operator dropped (Flink's
+    /// `numLateRecordsDropped`).
+    pub late_records_dropped: Counter,
 }

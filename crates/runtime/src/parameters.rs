@@ -1,6 +1,7 @@
 //! What an operator instance is created with (Flink's `StreamOperatorParameters`).
 
 use crate::context::RuntimeContext;
+use crate::metrics::OperatorCounters;
 use crate::time::ProcessingTimeService;
 use runnel_config::StateBackendType;
 use runnel_types::KeyGroupRange;
@@ -14,6 +15,7 @@ pub struct OperatorParameters {
     pub(crate) key_groups: KeyGroupRange,
     pub(crate) auto_watermark_interval: Duration,
     pub(crate) state_backend: StateBackendType,
+    pub(crate) counters: OperatorCounters,
 }
 
 impl OperatorParameters {
@@ -30,6 +32,7 @@ impl OperatorParameters {
             key_groups,
             auto_watermark_interval: Duration::from_millis(200),
             state_backend: StateBackendType::default(),
+            counters: OperatorCounters::default(),
         }
     }
 
@@ -52,6 +55,12 @@ impl OperatorParameters {
     /// zero disables periodic emission).
     pub fn auto_watermark_interval(&self) -> Duration {
         self.auto_watermark_interval
+    }
+
+    /// The instance's built-in counters (for operators that count more than
+    /// records in and out, such as late records dropped).
+    pub fn counters(&self) -> &OperatorCounters {
+        &self.counters
     }
 
     /// Where keyed operators keep their state (`state.backend.type`).

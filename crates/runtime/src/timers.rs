@@ -12,10 +12,12 @@
 //! fire when the task's processing-time service calls back.
 //!
 //! Lookups go by key first, so checking whether a timer exists clones nothing; a
-//! key's timers are few (one per open window, say) and scanned linearly.
+//! key's timers are few (one per open window, say) and scanned linearly. The
+//! order is a binary heap of registrations; a deleted timer's copy stays in it
+//! until it comes up and is skipped.
 
 use runnel_types::{FxHashMap, Key, Watermark};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BinaryHeap;
 
 /// In which time a timer is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,15 +39,72 @@ pub struct Timer<K, N = ()> {
     pub namespace: N,
 }
 
+/// The timers registered for one key: usually one, so no allocation for it.
+#[derive(Debug)]
+enum KeyTimers<N> {
+    One(i64, N),
+    Many(Vec<(i64, N)>),
+}
+
+impl<N: PartialEq> KeyTimers<N> {
+    #[inline]
+    fn contains(&self, time: i64, namespace: &N) -> bool {
+        match self {
+            KeyTimers::One(t, n) => *t == time && n == namespace,
+            KeyTimers::Many(v) => v.iter().any(|(t, n)| *t == time && n == namespace),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i64, &N)> {
+        let (one, many) = match self {
+            KeyTimers::One(t, n) => (Some((*t, n)), None),
+            KeyTimers::Many(v) => (None, Some(v.iter().map(|(t, n)| (*t, n)))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+/// A registration in time order; `seq` keeps registration order among equal
+/// times.
+#[derive(Debug)]
+struct Queued<K, N> {
+    time: i64,
+    seq: u64,
+    key: K,
+    namespace: N,
+}
+
+impl<K, N> PartialEq for Queued<K, N> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+
+impl<K, N> Eq for Queued<K, N> {}
+
+impl<K, N> PartialOrd for Queued<K, N> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K, N> Ord for Queued<K, N> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: `BinaryHeap` is a max-heap and the earliest comes first.
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
 /// The timers of one domain: ordered by time, deduplicated by (time, key,
 /// namespace).
 #[derive(Debug)]
 struct TimerQueue<K, N> {
     /// Registered timers by key.
-    registered: FxHashMap<K, Vec<(i64, N)>>,
-    /// Every registration in time order; deleted timers stay here and are skipped
-    /// when they come up (a copy is live only while `registered` holds it).
-    queue: BTreeMap<i64, VecDeque<(K, N)>>,
+    registered: FxHashMap<K, KeyTimers<N>>,
+    /// Every registration in time order; deleted timers stay here and are
+    /// skipped when they come up (a copy is live only while `registered` holds it).
+    queue: BinaryHeap<Queued<K, N>>,
+    seq: u64,
     len: usize,
 }
 
@@ -53,33 +112,46 @@ impl<K: Key, N: Clone + PartialEq> Default for TimerQueue<K, N> {
     fn default() -> Self {
         TimerQueue {
             registered: FxHashMap::default(),
-            queue: BTreeMap::new(),
+            queue: BinaryHeap::new(),
+            seq: 0,
             len: 0,
         }
     }
 }
 
 impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
+    #[inline]
     fn contains(&self, time: i64, key: &K, namespace: &N) -> bool {
         self.registered
             .get(key)
-            .is_some_and(|ts| ts.iter().any(|(t, n)| *t == time && n == namespace))
+            .is_some_and(|ts| ts.contains(time, namespace))
     }
 
+    #[inline]
     fn register(&mut self, time: i64, key: &K, namespace: &N) -> bool {
         match self.registered.get_mut(key) {
-            Some(ts) if ts.iter().any(|(t, n)| *t == time && n == namespace) => return false,
-            Some(ts) => ts.push((time, namespace.clone())),
+            Some(ts) if ts.contains(time, namespace) => return false,
+            Some(ts) => {
+                if let KeyTimers::One(t, n) = ts {
+                    *ts = KeyTimers::Many(vec![(*t, n.clone())]);
+                }
+                if let KeyTimers::Many(v) = ts {
+                    v.push((time, namespace.clone()));
+                }
+            }
             None => {
                 self.registered
-                    .insert(key.clone(), vec![(time, namespace.clone())]);
+                    .insert(key.clone(), KeyTimers::One(time, namespace.clone()));
             }
         }
         self.len += 1;
-        self.queue
-            .entry(time)
-            .or_default()
-            .push_back((key.clone(), namespace.clone()));
+        self.seq += 1;
+        self.queue.push(Queued {
+            time,
+            seq: self.seq,
+            key: key.clone(),
+            namespace: namespace.clone(),
+        });
         true
     }
 
@@ -88,32 +160,32 @@ impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
         let Some(ts) = self.registered.get_mut(key) else {
             return false;
         };
-        let Some(i) = ts.iter().position(|(t, n)| *t == time && n == namespace) else {
-            return false;
+        let now_empty = match ts {
+            KeyTimers::One(t, n) if *t == time && n == namespace => true,
+            KeyTimers::One(..) => return false,
+            KeyTimers::Many(v) => {
+                let Some(i) = v.iter().position(|(t, n)| *t == time && n == namespace) else {
+                    return false;
+                };
+                v.swap_remove(i);
+                v.is_empty()
+            }
         };
-        ts.swap_remove(i);
-        if ts.is_empty() {
+        if now_empty {
             self.registered.remove(key);
         }
         self.len -= 1;
         true
     }
 
-    /// The earliest registered timer's time.
+    /// The earliest registered timer's time (dropping deleted copies on the way).
     fn earliest(&mut self) -> Option<i64> {
         loop {
-            let (&time, entries) = self.queue.iter_mut().next()?;
-            while let Some((k, n)) = entries.front() {
-                if self
-                    .registered
-                    .get(k)
-                    .is_some_and(|ts| ts.iter().any(|(t, x)| *t == time && x == n))
-                {
-                    return Some(time);
-                }
-                entries.pop_front();
+            let top = self.queue.peek()?;
+            if self.contains(top.time, &top.key, &top.namespace) {
+                return Some(top.time);
             }
-            self.queue.remove(&time);
+            self.queue.pop();
         }
     }
 
@@ -123,11 +195,12 @@ impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
         if time > up_to {
             return None;
         }
-        let entries = self.queue.get_mut(&time)?;
-        let (key, namespace) = entries.pop_front()?;
-        if entries.is_empty() {
-            self.queue.remove(&time);
-        }
+        let Queued {
+            time,
+            key,
+            namespace,
+            ..
+        } = self.queue.pop()?;
         self.delete(time, &key, &namespace);
         Some(Timer {
             time,
@@ -139,7 +212,7 @@ impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
     fn iter(&self) -> impl Iterator<Item = (i64, &K, &N)> {
         self.registered
             .iter()
-            .flat_map(|(k, ts)| ts.iter().map(move |(t, n)| (*t, k, n)))
+            .flat_map(|(k, ts)| ts.iter().map(move |(t, n)| (t, k, n)))
     }
 }
 
