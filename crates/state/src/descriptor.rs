@@ -11,11 +11,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// The reduce function of a [`ReducingStateDescriptor`]: accumulator first.
-pub(crate) type ReduceFn<T> = Arc<dyn Fn(T, T) -> T + Send + Sync>;
+pub type ReduceFn<T> = Arc<dyn Fn(T, T) -> T + Send + Sync>;
 
 /// The aggregate function of an [`AggregatingStateDescriptor`].
-pub(crate) type SharedAggregate<IN, ACC, OUT> =
-    Arc<dyn AggregateFunction<IN, ACC, OUT> + Send + Sync>;
+pub type SharedAggregate<IN, ACC, OUT> = Arc<dyn AggregateFunction<IN, ACC, OUT> + Send + Sync>;
 
 /// Defines the builder methods and trait impls shared by every descriptor.
 macro_rules! descriptor_common {
@@ -161,7 +160,8 @@ impl<T> ReducingStateDescriptor<T> {
         }
     }
 
-    pub(crate) fn reduce_fn(&self) -> &ReduceFn<T> {
+    /// The reduce function.
+    pub fn reduce_fn(&self) -> &ReduceFn<T> {
         &self.reduce
     }
 }
@@ -198,7 +198,8 @@ impl<IN, ACC, OUT> AggregatingStateDescriptor<IN, ACC, OUT> {
         }
     }
 
-    pub(crate) fn aggregate_fn(&self) -> &SharedAggregate<IN, ACC, OUT> {
+    /// The aggregate function.
+    pub fn aggregate_fn(&self) -> &SharedAggregate<IN, ACC, OUT> {
         &self.aggregate
     }
 }

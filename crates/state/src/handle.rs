@@ -47,7 +47,7 @@ pub(crate) use define_handle;
 mod tests {
     use crate::{
         AggregatingState, BroadcastStateHandle, BroadcastStateStore, ListState, MapState,
-        OperatorListState, OperatorStateStore, ReducingState, ValueState,
+        NamespacedValueState, OperatorListState, OperatorStateStore, ReducingState, ValueState,
     };
     use std::rc::Rc;
 
@@ -63,6 +63,7 @@ mod tests {
         handle::<MapState<R, R>>();
         handle::<ReducingState<R>>();
         handle::<AggregatingState<R, R>>();
+        handle::<NamespacedValueState<R, R>>();
         handle::<OperatorListState<R>>();
         handle::<BroadcastStateHandle<R, R>>();
         sendable::<OperatorStateStore>();

@@ -1,5 +1,6 @@
-//! Runnel's state: the data structures behind Flink's keyed state (D1), state TTL
-//! (D2), operator list state (D3), broadcast state (D4) and key groups (D6).
+//! Runnel's state: the data structures behind Flink's keyed state (D1), including
+//! namespaced state (one value per key and window), state TTL (D2), operator list
+//! state (D3), broadcast state (D4) and key groups (D6).
 //!
 //! This crate owns state *data structures* and their snapshot formats. It starts no
 //! threads and does no I/O: the runtime decides when to snapshot, where the bytes
@@ -43,6 +44,18 @@
 //! parallelism ([`KeyedStateStore::snapshot_key_group`],
 //! [`KeyedStateStore::restore_key_group`]).
 //!
+//! # Namespaced state
+//!
+//! A [`NamespacedValueState<N, V>`] holds one value per (current key, namespace):
+//! Flink's internal keyed state with a namespace, in which window operators keep one
+//! accumulator per (key, window). A `MapState<N, V>` could hold the same, but as a
+//! map per key inside the key group's map; the namespaced state keeps one flat map
+//! per key group keyed by the pair, so the per-element update is one hash lookup
+//! that clones nothing, and dropping a fired window frees no per-key map. It is
+//! registered from a [`ValueStateDescriptor`] with
+//! [`KeyedStateStore::get_namespaced_state`], is snapshotted and rescaled by key
+//! group like every keyed state, and has no TTL.
+//!
 //! # TTL
 //!
 //! A state created from a descriptor with a [`StateTtlConfig`] expires its values
@@ -70,13 +83,13 @@ pub use broadcast::{
     BroadcastState, BroadcastStateHandle, BroadcastStateStore, ReadOnlyBroadcastState,
 };
 pub use descriptor::{
-    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
-    ValueStateDescriptor,
+    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReduceFn,
+    ReducingStateDescriptor, SharedAggregate, ValueStateDescriptor,
 };
 pub use error::StateError;
 pub use keyed::{
-    AggregatingState, KeyedStateAccess, KeyedStateStore, ListState, MapState, ReducingState,
-    StateBackendKind, StateKind, ValueState,
+    AggregatingState, KeyedStateAccess, KeyedStateStore, ListState, MapState, NamespacedValueState,
+    ReducingState, StateBackendKind, StateKind, ValueState,
 };
 pub use operator::{
     DistributionMode, NamedOperatorState, OperatorListState, OperatorStateAccess,

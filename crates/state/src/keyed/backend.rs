@@ -2,10 +2,10 @@
 //!
 //! A [`KeyedStateStore`](crate::KeyedStateStore) keeps one table per registered
 //! state. Handles reach a table through an object-safe, typed trait —
-//! [`ValueTable`], [`ListTable`] or [`MapTable`] — so a backend implements these
-//! three traits (plus [`KeyedTable`], the untyped operations every table has) and
-//! nothing else. Reducing and aggregating state are value tables of their
-//! accumulator.
+//! [`ValueTable`], [`ListTable`], [`MapTable`] or [`NamespacedValueTable`] — so a
+//! backend implements these four traits (plus [`KeyedTable`], the untyped
+//! operations every table has) and nothing else. Reducing and aggregating state are
+//! value tables of their accumulator.
 //!
 //! Every access names the key group by its *index in the store's range* (key group
 //! − range start), the key, and `now`: the processing time in epoch ms when the
@@ -203,6 +203,61 @@ pub trait MapTable<K, UK, UV>: KeyedTable<K> {
     fn clear(&mut self, group: usize, key: &K) -> Result<(), StateError>;
 }
 
+/// A table of one value per (key, namespace): the internal keyed state of window
+/// operators, which keep one accumulator per (key, window).
+///
+/// Unlike a [`MapTable`], whose map belongs to the key, a namespaced table is keyed
+/// by the pair: a backend can keep one flat index per key group, so an access is one
+/// lookup of `(key, namespace)`. Namespaced state has no TTL, so the operations take
+/// no `now`.
+pub trait NamespacedValueTable<K, N, V>: KeyedTable<K> {
+    /// A copy of the value of (`key`, `namespace`).
+    fn get(&mut self, group: usize, key: &K, namespace: &N) -> Result<Option<V>, StateError>;
+
+    /// Whether (`key`, `namespace`) has a value.
+    fn contains(&mut self, group: usize, key: &K, namespace: &N) -> Result<bool, StateError>;
+
+    /// Sets the value of (`key`, `namespace`).
+    fn put(&mut self, group: usize, key: &K, namespace: N, value: V) -> Result<(), StateError>;
+
+    /// Removes the value of (`key`, `namespace`) and returns it.
+    fn take(&mut self, group: usize, key: &K, namespace: &N) -> Result<Option<V>, StateError>;
+
+    /// Removes the value of (`key`, `namespace`).
+    fn remove(&mut self, group: usize, key: &K, namespace: &N) -> Result<(), StateError>;
+
+    /// Calls `f` with the value of (`key`, `namespace`) in place, first setting it
+    /// to `create()` when absent. Returns whether the entry was created. `key` and
+    /// `namespace` are cloned only when an entry is created.
+    fn upsert(
+        &mut self,
+        group: usize,
+        key: &K,
+        namespace: &N,
+        create: &mut dyn FnMut() -> V,
+        f: &mut dyn FnMut(&mut V),
+    ) -> Result<bool, StateError>;
+
+    /// Calls `f` exactly once with the value of (`key`, `namespace`) in place
+    /// (`None` when unset); `None` after `f` removes the value, `Some` stores it.
+    fn update_in_place(
+        &mut self,
+        group: usize,
+        key: &K,
+        namespace: &N,
+        f: &mut dyn FnMut(&mut Option<V>),
+    ) -> Result<(), StateError>;
+
+    /// Calls `f` with each namespace of `key` and its value (in no particular
+    /// order). May cost a pass over the key group.
+    fn for_each(
+        &mut self,
+        group: usize,
+        key: &K,
+        f: &mut dyn FnMut(&N, &V),
+    ) -> Result<(), StateError>;
+}
+
 /// What a backend needs to create a table.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TableSpec<'a> {
@@ -228,6 +283,14 @@ impl TableSpec<'_> {
     pub(crate) fn map_table<K: Key, UK: Key, UV: Data>(&self) -> Box<dyn MapTable<K, UK, UV>> {
         match self.backend {
             StateBackendKind::Heap => super::heap::map_table(self),
+        }
+    }
+
+    pub(crate) fn namespaced_value_table<K: Key, N: Key, V: Data>(
+        &self,
+    ) -> Box<dyn NamespacedValueTable<K, N, V>> {
+        match self.backend {
+            StateBackendKind::Heap => super::heap::namespaced_value_table(self),
         }
     }
 }

@@ -8,9 +8,11 @@
 //! | value, reducing, aggr. | `(K, V, Option<i64>)`                  |
 //! | list                   | `(K, Vec<(V, Option<i64>)>)`           |
 //! | map                    | `(K, Vec<(UK, UV, Option<i64>)>)`      |
+//! | namespaced value       | `(K, N, V)`, one entry per namespace   |
 //!
 //! The `Option<i64>` is the entry's last refresh time (epoch ms) in a TTL state and
 //! `None` otherwise, so a state can gain or lose its TTL across a restore.
+//! Namespaced state has no TTL, so its entries carry no time.
 
 use crate::error::StateError;
 use runnel_types::RecordCodec;

@@ -1,5 +1,5 @@
-//! Keyed state (D1): values, lists, maps, reducing and aggregating state, scoped to
-//! the current key and partitioned by key group (D6).
+//! Keyed state (D1): values, lists, maps, reducing and aggregating state, and
+//! namespaced values, scoped to the current key and partitioned by key group (D6).
 //!
 //! A [`KeyedStateStore`] belongs to one keyed operator instance. The operator sets
 //! the current key before each record or timer
@@ -18,6 +18,7 @@ pub(crate) mod encoding;
 mod heap;
 mod list;
 mod map;
+mod namespaced;
 mod reducing;
 mod register;
 mod slot;
@@ -31,6 +32,7 @@ pub use aggregating::AggregatingState;
 pub use backend::StateBackendKind;
 pub use list::ListState;
 pub use map::MapState;
+pub use namespaced::NamespacedValueState;
 pub use reducing::ReducingState;
 pub use store::KeyedStateStore;
 pub use value::ValueState;
@@ -69,6 +71,8 @@ pub enum StateKind {
     Reducing,
     /// [`AggregatingState`].
     Aggregating,
+    /// [`NamespacedValueState`].
+    NamespacedValue,
 }
 
 impl StateKind {
@@ -80,6 +84,7 @@ impl StateKind {
             StateKind::Map => 3,
             StateKind::Reducing => 4,
             StateKind::Aggregating => 5,
+            StateKind::NamespacedValue => 6,
         }
     }
 
@@ -91,6 +96,7 @@ impl StateKind {
             StateKind::Map,
             StateKind::Reducing,
             StateKind::Aggregating,
+            StateKind::NamespacedValue,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -105,6 +111,7 @@ impl fmt::Display for StateKind {
             StateKind::Map => "map",
             StateKind::Reducing => "reducing",
             StateKind::Aggregating => "aggregating",
+            StateKind::NamespacedValue => "namespaced value",
         })
     }
 }

@@ -12,9 +12,11 @@ use super::aggregating::{AggregatingImpl, AggregatingState};
 use super::backend::TableSpec;
 use super::list::ListState;
 use super::map::MapState;
+use super::namespaced::NamespacedValueState;
 use super::reducing::ReducingState;
 use super::slot::{
-    AggregatingSlot, ListSlot, MapSlot, ReducingSlot, Signature, StateSlot, ValueSlot,
+    AggregatingSlot, ListSlot, MapSlot, NamespacedSlot, ReducingSlot, Signature, StateSlot,
+    ValueSlot,
 };
 use super::store::{KeyedStateStore, Registered};
 use super::value::ValueState;
@@ -103,6 +105,29 @@ impl<K: Key> KeyedStateStore<K> {
             )))
         })
         .map(AggregatingState::new)
+    }
+
+    /// Registers a namespaced value state (or finds it), returning its handle: one
+    /// `V` per (current key, namespace `N`), as window operators keep one
+    /// accumulator per (key, window). The descriptor gives the name and value type;
+    /// it must have no TTL ([`StateError::Unsupported`]).
+    pub fn get_namespaced_state<N: Key, V: Data>(
+        &mut self,
+        descriptor: &ValueStateDescriptor<V>,
+    ) -> Result<NamespacedValueState<N, V>, StateError> {
+        if descriptor.ttl().is_some() {
+            return Err(StateError::Unsupported {
+                state: descriptor.name().to_string(),
+                what: "time-to-live is not supported for namespaced state".to_string(),
+            });
+        }
+        let signature = Signature::of::<(N, V)>(StateKind::NamespacedValue, || {
+            format!("{} per {}", short_type_name::<V>(), short_type_name::<N>())
+        });
+        self.register(descriptor.name(), signature, None, |spec| {
+            NamespacedSlot(spec.namespaced_value_table::<K, N, V>())
+        })
+        .map(NamespacedValueState::new)
     }
 
     /// Finds or creates the state `name`; returns its index.

@@ -7,7 +7,7 @@
 
 use super::StateKind;
 use super::aggregating::AggregatingTable;
-use super::backend::{KeyedTable, ListTable, MapTable, ValueTable};
+use super::backend::{KeyedTable, ListTable, MapTable, NamespacedValueTable, ValueTable};
 use crate::descriptor::ReduceFn;
 use crate::ttl::StateTtlConfig;
 use std::any::{Any, TypeId};
@@ -29,6 +29,9 @@ pub(crate) struct ListSlot<K, V>(pub(crate) Box<dyn ListTable<K, V>>);
 
 /// The slot of a map state.
 pub(crate) struct MapSlot<K, UK, UV>(pub(crate) Box<dyn MapTable<K, UK, UV>>);
+
+/// The slot of a namespaced value state.
+pub(crate) struct NamespacedSlot<K, N, V>(pub(crate) Box<dyn NamespacedValueTable<K, N, V>>);
 
 /// The slot of a reducing state: a value table and the reduce function.
 pub(crate) struct ReducingSlot<K, T> {
@@ -58,6 +61,15 @@ impl<K: 'static, V: 'static> StateSlot<K> for ListSlot<K, V> {
 }
 
 impl<K: 'static, UK: 'static, UV: 'static> StateSlot<K> for MapSlot<K, UK, UV> {
+    fn table(&self) -> &dyn KeyedTable<K> {
+        self.0.as_ref()
+    }
+    fn table_mut(&mut self) -> &mut dyn KeyedTable<K> {
+        self.0.as_mut()
+    }
+}
+
+impl<K: 'static, N: 'static, V: 'static> StateSlot<K> for NamespacedSlot<K, N, V> {
     fn table(&self) -> &dyn KeyedTable<K> {
         self.0.as_ref()
     }

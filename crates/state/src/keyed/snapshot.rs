@@ -47,6 +47,7 @@ impl<K: Key> KeyedStateStore<K> {
     /// entries = count: u64 | entry*, each encoded with RecordCodec:
     ///   value, reducing, aggregating: (K, V, Option<i64>)
     ///   list: (K, Vec<(V, Option<i64>)>)    map: (K, Vec<(UK, UV, Option<i64>)>)
+    ///   namespaced value: (K, N, V), one entry per (key, namespace)
     /// ```
     ///
     /// The `Option<i64>` is an entry's last refresh time in a TTL state, `None`

@@ -5,6 +5,9 @@
 //! or a [`map::MapEntry`]. Values are kept as Rust values, so an access is one hash
 //! lookup and no serialization; a key is cloned only when its entry is created.
 //!
+//! Namespaced value state is the exception: its table ([`namespaced`]) keeps one
+//! flat map per key group from `(key, namespace)` to the value, without TTL.
+//!
 //! Invariants: an entry in a map is never empty (a value entry holds a value, a
 //! list entry an element, a map entry a user key); an operation that empties an
 //! entry removes it. Entries of TTL states are stamped with their last refresh time
@@ -13,9 +16,12 @@
 
 mod list;
 mod map;
+mod namespaced;
 mod value;
 
-use super::backend::{KeyedTable, ListTable, MapTable, TableSpec, ValueTable};
+use super::backend::{
+    KeyedTable, ListTable, MapTable, NamespacedValueTable, TableSpec, ValueTable,
+};
 use super::encoding::{EntryReader, EntryWriter};
 use crate::error::StateError;
 use crate::ttl::StateTtlConfig;
@@ -25,6 +31,7 @@ use serde::de::DeserializeOwned;
 
 use list::ListEntry;
 use map::MapEntry;
+use namespaced::NamespacedTable;
 use value::ValueEntry;
 
 /// The last-refresh time of an entry: `i64` in TTL states, [`NoStamp`] otherwise.
@@ -321,6 +328,13 @@ pub(crate) fn map_table<K: Key, UK: Key, UV: Data>(
     } else {
         Box::new(HeapTable::<K, MapEntry<UK, UV, NoStamp>>::new(spec))
     }
+}
+
+/// A heap namespaced value table for `spec` (which has no TTL).
+pub(crate) fn namespaced_value_table<K: Key, N: Key, V: Data>(
+    spec: &TableSpec<'_>,
+) -> Box<dyn NamespacedValueTable<K, N, V>> {
+    Box::new(NamespacedTable::new(spec))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! Key-group snapshots: rescaling 2 → 3, pending states, damage.
+//! Key-group snapshots: rescaling 2 → 3 (namespaced state too), pending states,
+//! damage.
 
 use crate::{
     KeyedStateStore, ListState, ListStateDescriptor, MapState, MapStateDescriptor,
-    StateBackendKind, StateError, ValueState, ValueStateDescriptor,
+    NamespacedValueState, StateBackendKind, StateError, ValueState, ValueStateDescriptor,
 };
 use runnel_types::{KeyGroup, assign_to_key_group, compute_key_group_range_for_operator_index};
 use std::rc::Rc;
@@ -184,4 +185,141 @@ fn damaged_or_misplaced_snapshots_are_rejected() {
         assert!(err.to_string().contains(message), "{err}");
     }
     assert!(s.snapshot_key_group(KeyGroup(127)).is_err());
+}
+
+/// A window-like namespace: `(start, end)`.
+type Window = (i64, i64);
+
+/// The windows key `key` has values in: one to three of them.
+fn windows_of(key: u64) -> Vec<Window> {
+    (0..=(key % 3) as i64)
+        .map(|w| (w * 10, w * 10 + 10))
+        .collect()
+}
+
+fn register_namespaced(s: &mut KeyedStateStore<u64>) -> NamespacedValueState<Window, String> {
+    s.get_namespaced_state(&ValueStateDescriptor::new("windows"))
+        .unwrap()
+}
+
+#[test]
+fn namespaced_state_rescales_from_two_subtasks_to_three() {
+    let mut old: Vec<_> = (0..2).map(|i| store(2, i)).collect();
+    let handles: Vec<_> = old.iter_mut().map(register_namespaced).collect();
+    let mut entries = 0;
+    for key in 0..KEYS {
+        let i = owner(key, 2) as usize;
+        let (s, h) = (&mut old[i], &handles[i]);
+        s.set_current_key(key).unwrap();
+        for w in windows_of(key) {
+            h.put(s, w, format!("{key}@{}", w.0)).unwrap();
+            entries += 1;
+        }
+    }
+    let snapshots: Vec<(KeyGroup, Vec<u8>)> = old
+        .iter()
+        .flat_map(|s| s.snapshot_key_groups().unwrap())
+        .collect();
+    assert_eq!(snapshots.len(), MAX_P as usize);
+
+    // Subtask 0 registers before the restore (entries go straight into its table),
+    // the others after it (the entries wait as pending bytes).
+    let mut new: Vec<_> = (0..3).map(|i| store(3, i)).collect();
+    let first = register_namespaced(&mut new[0]);
+    for (group, bytes) in &snapshots {
+        let target = runnel_types::compute_operator_index_for_key_group(MAX_P, 3, *group);
+        new[target as usize]
+            .restore_key_group(*group, bytes)
+            .unwrap();
+    }
+    assert!(new[0].pending_state_names().is_empty());
+    assert_eq!(new[1].pending_state_names(), ["windows"]);
+    let handles: Vec<_> = new.iter_mut().map(register_namespaced).collect();
+    assert_eq!(handles[0], first);
+
+    for key in 0..KEYS {
+        let i = owner(key, 3) as usize;
+        let (s, h) = (&mut new[i], &handles[i]);
+        s.set_current_key(key).unwrap();
+        let mut windows = h.namespaces(s).unwrap();
+        windows.sort();
+        assert_eq!(windows, windows_of(key), "key {key}");
+        for w in windows {
+            assert_eq!(h.get(s, &w).unwrap(), Some(format!("{key}@{}", w.0)));
+        }
+        assert_eq!(h.get(s, &(30, 40)).unwrap(), None);
+    }
+    let counts: Vec<_> = new
+        .iter()
+        .map(|s| s.entry_count("windows").unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<usize>(), entries);
+    for (i, count) in counts.into_iter().enumerate() {
+        let owned: usize = (0..KEYS)
+            .filter(|k| owner(*k, 3) == i as u32)
+            .map(|k| windows_of(k).len())
+            .sum();
+        assert_eq!(count, owned);
+    }
+
+    // A snapshot of the restored state restores the same entries again.
+    let group = assign_to_key_group(&7u64, MAX_P);
+    let i = owner(7, 3) as usize;
+    let bytes = new[i].snapshot_key_group(group).unwrap();
+    let mut again = store(1, 0);
+    again.restore_key_group(group, &bytes).unwrap();
+    let h = register_namespaced(&mut again);
+    again.set_current_key(7).unwrap();
+    assert_eq!(
+        h.get(&mut again, &(10, 20)).unwrap().as_deref(),
+        Some("7@10")
+    );
+}
+
+#[test]
+fn namespaced_state_is_restored_only_as_namespaced_state() {
+    let mut a = store(1, 0);
+    let h = register_namespaced(&mut a);
+    a.set_current_key(3).unwrap();
+    h.put(&mut a, (0, 10), "x".into()).unwrap();
+    let group = assign_to_key_group(&3u64, MAX_P);
+    let bytes = a.snapshot_key_group(group).unwrap();
+
+    let mut b = store(1, 0);
+    b.restore_key_group(group, &bytes).unwrap();
+    let err = b
+        .get_state(&ValueStateDescriptor::<String>::new("windows"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "state `windows` was restored as namespaced value state, not as value state of String"
+    );
+    let mut c = store(1, 0);
+    c.get_state(&ValueStateDescriptor::<String>::new("windows"))
+        .unwrap();
+    let err = c.restore_key_group(group, &bytes).unwrap_err();
+    assert!(
+        matches!(err, StateError::RestoredIncompatible { .. }),
+        "{err}"
+    );
+
+    // A value state's snapshot is not restored as namespaced state either.
+    let mut d = store(1, 0);
+    let v = d
+        .get_state(&ValueStateDescriptor::<String>::new("windows"))
+        .unwrap();
+    d.set_current_key(3).unwrap();
+    v.update(&mut d, "v".into()).unwrap();
+    let mut e = store(1, 0);
+    e.restore_key_group(group, &d.snapshot_key_group(group).unwrap())
+        .unwrap();
+    let err = e
+        .get_namespaced_state::<Window, String>(&ValueStateDescriptor::new("windows"))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "restored as value state, not as namespaced value state of String per (i64, i64)"
+        ),
+        "{err}"
+    );
 }
