@@ -39,6 +39,16 @@ pub mod prelude {
         ValueStateDescriptor,
     };
     pub use runnel_api::watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+    pub use runnel_api::windowing::{
+        ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger, CountEvictor, CountTrigger,
+        DeltaEvictor, EventTimeSessionWindows, EventTimeTrigger, Evictor, EvictorContext,
+        GlobalWindow, GlobalWindows, ProcessWindowContext, ProcessWindowFunction,
+        ProcessingTimeSessionWindows, ProcessingTimeTrigger, PurgingTrigger,
+        SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeEvictor, TimeWindow,
+        TimestampedValue, Trigger, TriggerContext, TriggerResult, TumblingEventTimeWindows,
+        TumblingProcessingTimeWindows, Window, WindowAssigner, WindowFunction,
+    };
+    pub use runnel_api::{AllWindowedStream, WindowedStream};
     pub use runnel_api::{
         BroadcastConnectedStream, BroadcastContext, BroadcastProcessFunction, BroadcastStream,
         KeyedBroadcastConnectedStream, KeyedBroadcastProcessFunction,
@@ -52,6 +62,7 @@ pub mod prelude {
         ReduceFunction, SingleOutputStreamOperator, StreamExecutionEnvironment, TimeDomain,
         TimerService,
     };
+    pub use runnel_api::{IntervalJoin, IntervalJoined, ProcessJoinContext, ProcessJoinFunction};
     pub use runnel_config::Configuration;
     pub use runnel_connectors::{FileProcessingMode, WriteMode};
     pub use runnel_runtime::sink::{SinkContext, SinkFunction};

@@ -169,6 +169,11 @@ impl StreamExecutionEnvironment {
         f(&mut self.inner.borrow_mut().graph)
     }
 
+    /// Records a problem of the program; `execute` and `explain` report the first.
+    pub(crate) fn record_error(&self, problem: String) {
+        self.graph(|g| g.errors.push(problem));
+    }
+
     /// Sets the default parallelism of this job's operators (overrides `-p` and the
     /// config file; an operator's own `set_parallelism` overrides it).
     pub fn set_parallelism(&self, parallelism: u32) -> &Self {

@@ -15,11 +15,15 @@ mod environment;
 mod error;
 pub mod functions;
 mod graph;
+mod interval_join;
 mod keyed;
 mod keyed_functions;
 pub mod operators;
 mod prototype;
 mod signal;
+mod window_join;
+mod windowed_stream;
+pub mod windowing;
 
 pub use broadcast::{
     BroadcastContext, BroadcastContextBase, BroadcastProcessFunction,
@@ -40,6 +44,7 @@ pub use functions::{
     CoFlatMapFunction, CoMapFunction, CoProcessFunction, Collector, FilterFunction,
     FlatMapFunction, MapFunction, ProcessContext, ProcessFunction, ReduceFunction,
 };
+pub use interval_join::{IntervalJoin, IntervalJoined, ProcessJoinContext, ProcessJoinFunction};
 pub use keyed::KeyedStream;
 pub use keyed_functions::{
     KeyedCoProcessFunction, KeyedContext, KeyedOpenContext, KeyedProcessFunction,
@@ -50,3 +55,8 @@ pub use runnel_runtime::timers::TimeDomain;
 pub use runnel_runtime::watermark;
 /// Keyed, operator and broadcast state: descriptors, handles, TTL.
 pub use runnel_state as state;
+pub use window_join::{
+    CoGroupEqualTo, CoGroupWhere, CoGroupedStreams, JoinEqualTo, JoinWhere, JoinedStreams,
+    TaggedUnion, WindowedCoGroup, WindowedJoin,
+};
+pub use windowed_stream::{AllKey, AllWindowedStream, WindowedStream};

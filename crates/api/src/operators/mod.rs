@@ -3,8 +3,10 @@
 pub mod aggregation;
 pub mod broadcast;
 pub mod co;
+pub mod interval_join;
 pub mod keyed;
 pub mod keyed_process;
 pub mod map;
 pub mod process;
 pub mod reduce;
+pub mod window;
