@@ -458,3 +458,86 @@ fn broadcast_enrichment_adds_the_latest_user_details() {
         ]
     );
 }
+
+#[test]
+fn interval_join_pairs_each_order_with_the_clicks_of_the_ten_minutes_before() {
+    let stdout = run("interval_join", &[], &[]);
+    assert_eq!(
+        records_sorted(&stdout),
+        [
+            "\"order 1 by ann viewed /checkout 30 s before\"",
+            "\"order 1 by ann viewed /shoes 300 s before\"",
+            "\"order 1 by ann viewed /shoes/red 210 s before\"",
+            "\"order 2 by bob viewed /books 600 s before\"",
+            "\"order 2 by bob viewed /music 300 s before\"",
+            "\"order 3 by cid viewed /games 42 s before\"",
+        ]
+    );
+}
+
+#[test]
+fn hot_items_ranks_the_top_three_of_every_hour_sliding_by_five_minutes() {
+    let stdout = run("hot_items", &[], &[]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 35, "windows ending 00:05 .. 02:55:\n{stdout}");
+    assert_eq!(
+        lines[0],
+        "\"hour ending 00:05: #1 item 0 (36 views), #2 item 19 (4 views), #3 item 44 (4 views)\""
+    );
+    for (i, line) in lines.iter().enumerate() {
+        let minutes = 5 * (i + 1);
+        let end = format!("hour ending {:02}:{:02}:", minutes / 60, minutes % 60);
+        assert!(line.contains(&end), "{line} should be {end}");
+        let views: Vec<u64> = line
+            .split('(')
+            .skip(1)
+            .map(|s| s.split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(views.len(), 3);
+        assert!(views.windows(2).all(|w| w[0] >= w[1]), "ranked: {line}");
+    }
+}
+
+#[test]
+fn session_clicks_merge_sessions_bridged_by_an_out_of_order_click() {
+    let stdout = run("session_clicks", &[], &[]);
+    assert_eq!(
+        records_sorted(&stdout),
+        [
+            "\"ann: session 0..79 min (49 min of activity), 4 clicks on {\\\"/checkout\\\", \\\"/home\\\", \\\"/item/1\\\", \\\"/search\\\"}\"",
+            "\"ann: session 120..150 min (0 min of activity), 1 clicks on {\\\"/home\\\"}\"",
+            "\"bob: session 7..80 min (43 min of activity), 3 clicks on {\\\"/cart\\\", \\\"/home\\\", \\\"/item/2\\\"}\"",
+        ]
+    );
+}
+
+#[test]
+fn window_join_pairs_orders_and_payments_and_co_group_finds_the_unpaid() {
+    let stdout = run("window_join", &[], &[]);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "joined> \"order 1 (book) paid 25\"",
+            "joined> \"order 3 (desk) paid 310\"",
+            "unpaid> \"order 2 (lamp) unpaid in its window\"",
+            "unpaid> \"order 4 (pen) unpaid in its window\"",
+        ]
+    );
+}
+
+#[test]
+fn late_data_refires_within_lateness_and_side_outputs_the_rest() {
+    let stdout = run("late_data", &[], &[]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "average> \"t1 minute 0: 21.0 °C over 2 readings (watermark 60000)\"",
+            "average> \"t1 minute 0: 24.0 °C over 3 readings (watermark 60000)\"",
+            "late> \"t1 40 °C at 59 s\"",
+            "average> \"t1 minute 1: 21.0 °C over 1 readings (watermark 200000)\"",
+        ]
+    );
+}
