@@ -3,6 +3,10 @@
 
 pub mod w1;
 pub mod w2;
+pub mod w3;
+pub mod w4;
+pub mod w5;
+pub mod w7;
 
 use crate::checksum::Totals;
 use std::fmt;
@@ -16,6 +20,14 @@ pub enum Workload {
     W1,
     /// Keyed running aggregation (key_by + reduce).
     W2,
+    /// Event-time tumbling windows (count and max per auction).
+    W3,
+    /// Sliding windows, hottest auction per window (Nexmark q5-like).
+    W4,
+    /// Event-time session windows per bidder.
+    W5,
+    /// Interval join of two streams from one source.
+    W7,
 }
 
 impl Workload {
@@ -24,6 +36,10 @@ impl Workload {
         match self {
             Workload::W1 => "W1",
             Workload::W2 => "W2",
+            Workload::W3 => "W3",
+            Workload::W4 => "W4",
+            Workload::W5 => "W5",
+            Workload::W7 => "W7",
         }
     }
 
@@ -32,6 +48,10 @@ impl Workload {
         match self {
             Workload::W1 => 100_000_000,
             Workload::W2 => 10_000_000,
+            Workload::W3 => 10_000_000,
+            Workload::W4 => 5_000_000,
+            Workload::W5 => 2_000_000,
+            Workload::W7 => 2_000_000,
         }
     }
 }
@@ -83,9 +103,13 @@ impl FromStr for Selection {
         let workload = match name {
             "w1" => Workload::W1,
             "w2" => Workload::W2,
+            "w3" => Workload::W3,
+            "w4" => Workload::W4,
+            "w5" => Workload::W5,
+            "w7" => Workload::W7,
             _ => {
                 return Err(format!(
-                    "unknown workload `{s}`: expected W1, W2, limit-W1 or limit-W2"
+                    "unknown workload `{s}`: expected W1, W2, W3, W4, W5, W7, or limit- followed by one of them"
                 ));
             }
         };
@@ -108,8 +132,16 @@ pub fn run(selection: Selection, n: u64, parallelism: u32) -> anyhow::Result<Mea
     Ok(match (selection.engine, selection.workload) {
         (Engine::Runnel, Workload::W1) => w1::run(n, parallelism)?,
         (Engine::Runnel, Workload::W2) => w2::run(n, parallelism)?,
+        (Engine::Runnel, Workload::W3) => w3::run(n, parallelism)?,
+        (Engine::Runnel, Workload::W4) => w4::run(n, parallelism)?,
+        (Engine::Runnel, Workload::W5) => w5::run(n, parallelism)?,
+        (Engine::Runnel, Workload::W7) => w7::run(n, parallelism)?,
         (Engine::Limit, Workload::W1) => w1::limit(n),
         (Engine::Limit, Workload::W2) => w2::limit(n),
+        (Engine::Limit, Workload::W3) => w3::limit(n),
+        (Engine::Limit, Workload::W4) => w4::limit(n),
+        (Engine::Limit, Workload::W5) => w5::limit(n),
+        (Engine::Limit, Workload::W7) => w7::limit(n),
     })
 }
 
