@@ -13,11 +13,11 @@
 //!
 //! Lookups go by key first, so checking whether a timer exists clones nothing; a
 //! key's timers are few (one per open window, say) and scanned linearly. The
-//! order is a binary heap of registrations; a deleted timer's copy stays in it
-//! until it comes up and is skipped.
+//! order is a B-tree of times, each with its registrations in order (one kept
+//! inline); a deleted timer's copy stays until its time comes and is skipped.
 
 use runnel_types::{FxHashMap, Key, Watermark};
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 
 /// In which time a timer is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,57 +64,95 @@ impl<N: PartialEq> KeyTimers<N> {
     }
 }
 
-/// A registration in time order; `seq` keeps registration order among equal
-/// times.
+/// A registration waiting for its time. A `pushed` one (see
+/// [`InternalTimerService::push_event_time_timer`]) always fires; another fires
+/// only if it is still registered (not deleted, not fired by an earlier copy).
 #[derive(Debug)]
 struct Queued<K, N> {
-    time: i64,
-    seq: u64,
     key: K,
     namespace: N,
+    pushed: bool,
 }
 
-impl<K, N> PartialEq for Queued<K, N> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+/// The registrations of one time, in registration order; entries before `head`
+/// were taken already. One registration is kept inline (no allocation).
+#[derive(Debug)]
+struct TimeBucket<K, N> {
+    head: usize,
+    entries: BucketEntries<K, N>,
+}
+
+#[derive(Debug)]
+enum BucketEntries<K, N> {
+    One(Queued<K, N>),
+    Many(Vec<Queued<K, N>>),
+}
+
+impl<K, N> TimeBucket<K, N> {
+    fn new(entry: Queued<K, N>) -> Self {
+        TimeBucket {
+            head: 0,
+            entries: BucketEntries::One(entry),
+        }
     }
-}
 
-impl<K, N> Eq for Queued<K, N> {}
-
-impl<K, N> PartialOrd for Queued<K, N> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+    fn push(&mut self, entry: Queued<K, N>) {
+        match &mut self.entries {
+            BucketEntries::Many(v) => v.push(entry),
+            BucketEntries::One(_) => {
+                let BucketEntries::One(first) = std::mem::replace(
+                    &mut self.entries,
+                    BucketEntries::Many(Vec::with_capacity(4)),
+                ) else {
+                    unreachable!("matched above")
+                };
+                if let BucketEntries::Many(v) = &mut self.entries {
+                    v.push(first);
+                    v.push(entry);
+                }
+            }
+        }
     }
-}
 
-impl<K, N> Ord for Queued<K, N> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // Reversed: `BinaryHeap` is a max-heap and the earliest comes first.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+    /// The next registration not taken yet.
+    fn peek(&self) -> Option<&Queued<K, N>> {
+        match &self.entries {
+            BucketEntries::One(e) if self.head == 0 => Some(e),
+            BucketEntries::One(_) => None,
+            BucketEntries::Many(v) => v.get(self.head),
+        }
+    }
+
+    /// The registrations not taken yet.
+    fn pending(&self) -> impl Iterator<Item = &Queued<K, N>> {
+        let (one, many) = match &self.entries {
+            BucketEntries::One(e) => (Some(e).filter(|_| self.head == 0), None),
+            BucketEntries::Many(v) => (None, Some(v[self.head.min(v.len())..].iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
     }
 }
 
 /// The timers of one domain: ordered by time, deduplicated by (time, key,
-/// namespace).
+/// namespace) unless pushed.
 #[derive(Debug)]
 struct TimerQueue<K, N> {
-    /// Registered timers by key.
+    /// Registered (deduplicated) timers by key.
     registered: FxHashMap<K, KeyTimers<N>>,
-    /// Every registration in time order; deleted timers stay here and are
-    /// skipped when they come up (a copy is live only while `registered` holds it).
-    queue: BinaryHeap<Queued<K, N>>,
-    seq: u64,
+    /// Every registration by time; deleted timers stay here and are skipped when
+    /// they come up (a copy is live only while `registered` holds it).
+    queue: BTreeMap<i64, TimeBucket<K, N>>,
     len: usize,
+    pushed: usize,
 }
 
 impl<K: Key, N: Clone + PartialEq> Default for TimerQueue<K, N> {
     fn default() -> Self {
         TimerQueue {
             registered: FxHashMap::default(),
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: BTreeMap::new(),
             len: 0,
+            pushed: 0,
         }
     }
 }
@@ -125,6 +163,18 @@ impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
         self.registered
             .get(key)
             .is_some_and(|ts| ts.contains(time, namespace))
+    }
+
+    #[inline]
+    fn enqueue(&mut self, time: i64, entry: Queued<K, N>) {
+        match self.queue.entry(time) {
+            std::collections::btree_map::Entry::Occupied(mut bucket) => {
+                bucket.get_mut().push(entry)
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(TimeBucket::new(entry));
+            }
+        }
     }
 
     #[inline]
@@ -145,14 +195,28 @@ impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
             }
         }
         self.len += 1;
-        self.seq += 1;
-        self.queue.push(Queued {
+        self.enqueue(
             time,
-            seq: self.seq,
-            key: key.clone(),
-            namespace: namespace.clone(),
-        });
+            Queued {
+                key: key.clone(),
+                namespace: namespace.clone(),
+                pushed: false,
+            },
+        );
         true
+    }
+
+    #[inline]
+    fn push(&mut self, time: i64, key: &K, namespace: &N) {
+        self.pushed += 1;
+        self.enqueue(
+            time,
+            Queued {
+                key: key.clone(),
+                namespace: namespace.clone(),
+                pushed: true,
+            },
+        );
     }
 
     /// Forgets a timer; returns whether it was registered.
@@ -178,14 +242,24 @@ impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
         true
     }
 
-    /// The earliest registered timer's time (dropping deleted copies on the way).
+    /// The earliest live timer's time (dropping deleted copies on the way).
     fn earliest(&mut self) -> Option<i64> {
         loop {
-            let top = self.queue.peek()?;
-            if self.contains(top.time, &top.key, &top.namespace) {
-                return Some(top.time);
+            let mut first = self.queue.first_entry()?;
+            let time = *first.key();
+            let bucket = first.get_mut();
+            while let Some(entry) = bucket.peek() {
+                if entry.pushed
+                    || self
+                        .registered
+                        .get(&entry.key)
+                        .is_some_and(|ts| ts.contains(time, &entry.namespace))
+                {
+                    return Some(time);
+                }
+                bucket.head += 1;
             }
-            self.queue.pop();
+            first.remove();
         }
     }
 
@@ -195,24 +269,55 @@ impl<K: Key, N: Clone + PartialEq> TimerQueue<K, N> {
         if time > up_to {
             return None;
         }
-        let Queued {
-            time,
-            key,
-            namespace,
-            ..
-        } = self.queue.pop()?;
-        self.delete(time, &key, &namespace);
+        let mut first = self.queue.first_entry()?;
+        let bucket = first.get_mut();
+        let head = bucket.head;
+        bucket.head += 1;
+        let taken = match &mut bucket.entries {
+            BucketEntries::One(_) => None,
+            BucketEntries::Many(v) => Some(Queued {
+                key: v[head].key.clone(),
+                namespace: v[head].namespace.clone(),
+                pushed: v[head].pushed,
+            }),
+        };
+        let entry = match taken {
+            Some(e) => {
+                if bucket.peek().is_none() {
+                    first.remove();
+                }
+                e
+            }
+            None => match first.remove().entries {
+                BucketEntries::One(e) => e,
+                BucketEntries::Many(_) => unreachable!("matched above"),
+            },
+        };
+        if entry.pushed {
+            self.pushed -= 1;
+        } else {
+            self.delete(time, &entry.key, &entry.namespace);
+        }
         Some(Timer {
             time,
-            key,
-            namespace,
+            key: entry.key,
+            namespace: entry.namespace,
         })
     }
 
+    /// Every live timer, unordered: the registered ones, then the pushed ones.
     fn iter(&self) -> impl Iterator<Item = (i64, &K, &N)> {
-        self.registered
+        let registered = self
+            .registered
             .iter()
-            .flat_map(|(k, ts)| ts.iter().map(move |(t, n)| (t, k, n)))
+            .flat_map(|(k, ts)| ts.iter().map(move |(t, n)| (t, k, n)));
+        let pushed = self.queue.iter().flat_map(|(&time, bucket)| {
+            bucket
+                .pending()
+                .filter(|e| e.pushed)
+                .map(move |e| (time, &e.key, &e.namespace))
+        });
+        registered.chain(pushed)
     }
 }
 
@@ -249,6 +354,15 @@ impl<K: Key, N: Clone + PartialEq> InternalTimerService<K, N> {
     /// new.
     pub fn register_event_time_timer(&mut self, key: &K, namespace: &N, time: i64) -> bool {
         self.event_time.register(time, key, namespace)
+    }
+
+    /// Adds an event-time timer without deduplication: each push fires once,
+    /// and it cannot be deleted. For operators that decide when it fires whether
+    /// the timer still applies (a window that was merged away, state already
+    /// cleaned): cheaper than [`Self::register_event_time_timer`], which looks up
+    /// the key's timers.
+    pub fn push_event_time_timer(&mut self, key: &K, namespace: &N, time: i64) {
+        self.event_time.push(time, key, namespace);
     }
 
     /// Deletes an event-time timer, if registered.
@@ -292,9 +406,13 @@ impl<K: Key, N: Clone + PartialEq> InternalTimerService<K, N> {
         self.processing_time.earliest()
     }
 
-    /// Number of registered event-time and processing-time timers.
+    /// Number of registered or pushed event-time and processing-time timers
+    /// that have not fired.
     pub fn len(&self) -> (usize, usize) {
-        (self.event_time.len, self.processing_time.len)
+        (
+            self.event_time.len + self.event_time.pushed,
+            self.processing_time.len + self.processing_time.pushed,
+        )
     }
 
     /// Whether no timer is registered.
@@ -392,6 +510,24 @@ mod tests {
             })
         );
         assert_eq!(s.len(), (1, 0));
+    }
+
+    #[test]
+    fn pushed_timers_fire_once_per_push_in_time_and_push_order() {
+        let mut s = InternalTimerService::<u8, u8>::new();
+        s.push_event_time_timer(&1, &0, 20);
+        s.register_event_time_timer(&2, &0, 10);
+        s.push_event_time_timer(&3, &0, 10);
+        s.push_event_time_timer(&3, &0, 10); // no deduplication
+        s.delete_event_time_timer(&3, &0, 10); // pushed timers cannot be deleted
+        assert_eq!(s.len(), (4, 0));
+        assert_eq!(s.timers().count(), 4);
+        s.advance_watermark(Watermark(20));
+        let fired: Vec<_> = std::iter::from_fn(|| s.next_event_timer())
+            .map(|t| (t.time, t.key))
+            .collect();
+        assert_eq!(fired, [(10, 2), (10, 3), (10, 3), (20, 1)]);
+        assert!(s.is_empty());
     }
 
     #[test]
