@@ -344,7 +344,10 @@ fn join_element<K: Key, L: Data, R: Data, OUR, OTHER, O: Data>(
     let key = store
         .current_key()
         .expect("the operator set the current key");
-    timers.register_event_time_timer(key, &spec.side, cleanup);
+    // Pushed, not registered: no lookup to deduplicate (two elements of a key
+    // and side with one timestamp get two timers; the second finds its bucket
+    // gone, which is fine).
+    timers.push_event_time_timer(key, &spec.side, cleanup);
     Ok(())
 }
 

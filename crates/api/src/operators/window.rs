@@ -33,6 +33,7 @@ use runnel_runtime::{
 };
 use runnel_state::{AggregateFunction, NamespacedValueState, ValueState, ValueStateDescriptor};
 use runnel_types::{Data, EventTime, Key, StreamRecord, Watermark};
+use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
 
 /// How a window keeps what it was given: an accumulator, or the elements.
@@ -564,17 +565,103 @@ where
     }
 }
 
-/// The in-flight windows of a key with merging windows, each with the window
-/// whose contents it uses (Flink's `MergingWindowSet` mapping).
-type InFlightWindows<W> = Vec<(W, W)>;
+/// A window in flight for a key of merging windows, with its contents. (Flink
+/// keeps a "state window" per window instead, so that a merge moves no state in
+/// RocksDB; on the heap moving an accumulator is cheap, and one state lookup
+/// then finds a key's windows and their contents together.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InFlight<W, A> {
+    window: W,
+    acc: A,
+    /// With lazily armed timers: the time of the one pending timer of this
+    /// window or of a window merged into it (see `WindowOperator::lazy_timers`).
+    armed: i64,
+}
+
+/// The windows in flight for one key of merging windows: usually one, kept
+/// inline so that finding it costs no second memory access.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum InFlightWindows<W, A> {
+    /// One window.
+    One(InFlight<W, A>),
+    /// Several.
+    Many(Vec<InFlight<W, A>>),
+}
+
+impl<W: PartialEq, A> InFlightWindows<W, A> {
+    fn as_slice(&self) -> &[InFlight<W, A>] {
+        match self {
+            InFlightWindows::One(f) => std::slice::from_ref(f),
+            InFlightWindows::Many(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [InFlight<W, A>] {
+        match self {
+            InFlightWindows::One(f) => std::slice::from_mut(f),
+            InFlightWindows::Many(v) => v,
+        }
+    }
+
+    fn find_mut(&mut self, window: &W) -> Option<&mut InFlight<W, A>> {
+        self.as_mut_slice().iter_mut().find(|f| f.window == *window)
+    }
+
+    fn contains(&self, window: &W) -> bool {
+        self.as_slice().iter().any(|f| f.window == *window)
+    }
+
+    /// Adds a window (`slot` is `None` when the key has none).
+    fn push(slot: &mut Option<Self>, f: InFlight<W, A>) {
+        match slot.take() {
+            None => *slot = Some(InFlightWindows::One(f)),
+            Some(InFlightWindows::One(first)) => {
+                *slot = Some(InFlightWindows::Many(vec![first, f]))
+            }
+            Some(InFlightWindows::Many(mut v)) => {
+                v.push(f);
+                *slot = Some(InFlightWindows::Many(v));
+            }
+        }
+    }
+
+    /// Removes and returns the window at `index` (order is not kept); leaves
+    /// `None` when it was the last.
+    fn remove(slot: &mut Option<Self>, index: usize) -> Option<InFlight<W, A>> {
+        match slot.take()? {
+            InFlightWindows::One(f) if index == 0 => Some(f),
+            one @ InFlightWindows::One(_) => {
+                *slot = Some(one);
+                None
+            }
+            InFlightWindows::Many(mut v) => {
+                let f = (index < v.len()).then(|| v.swap_remove(index));
+                *slot = match v.len() {
+                    0 => None,
+                    1 => v.pop().map(InFlightWindows::One),
+                    _ => Some(InFlightWindows::Many(v)),
+                };
+                f
+            }
+        }
+    }
+}
+
+/// A group of windows that merge: `members` (without the new window) index
+/// `MergeScratch::members`.
+struct MergeGroup<W> {
+    result: W,
+    members: std::ops::Range<usize>,
+    has_new_window: bool,
+}
 
 /// Buffers reused by every merge of windows.
 struct MergeScratch<W> {
     candidates: Vec<W>,
     members: Vec<W>,
-    groups: Vec<(usize, usize, W)>,
-    merged: Vec<W>,
-    state_windows: Vec<W>,
+    groups: Vec<MergeGroup<W>>,
+    /// The groups whose merge the trigger and timers must hear about.
+    merges: Vec<usize>,
 }
 
 impl<W> Default for MergeScratch<W> {
@@ -583,8 +670,7 @@ impl<W> Default for MergeScratch<W> {
             candidates: Vec::new(),
             members: Vec::new(),
             groups: Vec::new(),
-            merged: Vec::new(),
-            state_windows: Vec::new(),
+            merges: Vec::new(),
         }
     }
 }
@@ -594,9 +680,127 @@ impl<W> MergeScratch<W> {
         self.candidates.clear();
         self.members.clear();
         self.groups.clear();
-        self.merged.clear();
-        self.state_windows.clear();
+        self.merges.clear();
     }
+}
+
+/// What a timer of a merging window finds.
+enum Seen<W> {
+    /// Its window is in flight.
+    InFlight,
+    /// Its window was merged into this one, and the timer moves there.
+    Rearm(W),
+    /// Nothing to do.
+    Gone,
+}
+
+/// Where an element's window ended up among the in-flight windows.
+struct AddedWindow<W> {
+    /// The in-flight window (the merge result, or the new window).
+    window: W,
+    /// Whether it is new (neither merged nor already in flight).
+    created: bool,
+}
+
+/// Flink's `MergingWindowSet.addWindow`: adds `new_window` to a key's in-flight
+/// windows, merging as the assigner says. The contents of merged windows are
+/// merged (in window order); the merges are recorded in `scratch.merges` for the
+/// trigger and timers, which touch other state.
+fn add_in_flight<T, A, C>(
+    assigner: &A,
+    contents: &mut C,
+    slot: &mut Option<InFlightWindows<A::W, C::Acc>>,
+    new_window: &A::W,
+    scratch: &mut MergeScratch<A::W>,
+) -> Result<AddedWindow<A::W>, BoxError>
+where
+    A: WindowAssigner<T>,
+    C: WindowContents<T, A::W>,
+{
+    if let Some(flights) = slot.as_ref() {
+        scratch
+            .candidates
+            .extend(flights.as_slice().iter().map(|f| f.window.clone()));
+    }
+    scratch.candidates.push(new_window.clone());
+    {
+        let MergeScratch {
+            candidates,
+            members,
+            groups,
+            ..
+        } = &mut *scratch;
+        assigner.merge_windows(candidates, &mut |group, result| {
+            let start = members.len();
+            members.extend(group.iter().filter(|w| *w != new_window).cloned());
+            groups.push(MergeGroup {
+                result: result.clone(),
+                members: start..members.len(),
+                has_new_window: members.len() - start < group.len(),
+            });
+        });
+    }
+    let mut result_window = new_window.clone();
+    let mut merged_new_window = false;
+    for (g, group) in scratch.groups.iter().enumerate() {
+        if group.has_new_window {
+            merged_new_window = true;
+            result_window = group.result.clone();
+        }
+        let merged = &scratch.members[group.members.clone()];
+        if merged.is_empty() {
+            continue;
+        }
+        // The merged windows' contents, merged into the first one's; the
+        // earliest of their pending timers stays armed for the result.
+        let mut acc: Option<C::Acc> = None;
+        let mut armed = i64::MAX;
+        for w in merged {
+            let pos = slot
+                .as_ref()
+                .and_then(|fs| fs.as_slice().iter().position(|f| f.window == *w));
+            if let Some(f) = pos.and_then(|pos| InFlightWindows::remove(slot, pos)) {
+                armed = armed.min(f.armed);
+                acc = Some(match acc {
+                    None => f.acc,
+                    Some(mut a) => {
+                        contents.merge(&mut a, f.acc)?;
+                        a
+                    }
+                });
+            }
+        }
+        InFlightWindows::push(
+            slot,
+            InFlight {
+                window: group.result.clone(),
+                acc: acc.unwrap_or_else(C::create),
+                armed: if armed == i64::MAX { i64::MIN } else { armed },
+            },
+        );
+        // Merging one window into itself (the new one lies inside it) is no merge.
+        if !(merged.len() == 1 && merged[0] == group.result) {
+            scratch.merges.push(g);
+        }
+    }
+    let mut created = false;
+    if (scratch.groups.is_empty() || (result_window == *new_window && !merged_new_window))
+        && !slot.as_ref().is_some_and(|fs| fs.contains(&result_window))
+    {
+        InFlightWindows::push(
+            slot,
+            InFlight {
+                window: result_window.clone(),
+                acc: C::create(),
+                armed: i64::MIN,
+            },
+        );
+        created = true;
+    }
+    Ok(AddedWindow {
+        window: result_window,
+        created,
+    })
 }
 
 /// The window settings that are not types.
@@ -620,13 +824,21 @@ where
     contents: C,
     function: F,
     keyed: KeyedRuntime<KS::Key, A::W>,
+    /// Contents of non-merging windows, per key and window.
     window_state: NamespacedValueState<A::W, C::Acc>,
-    merging_set: Option<ValueState<InFlightWindows<A::W>>>,
+    /// In-flight windows and their contents, per key, for merging windows.
+    in_flight: Option<ValueState<InFlightWindows<A::W, C::Acc>>>,
     allowed_lateness: i64,
     late_data: Option<OutputTag<IN>>,
     late_records_dropped: Counter,
     event_time: bool,
     trigger_fast_path: bool,
+    /// Merging windows with the event-time trigger and no lateness: a window's
+    /// one timer is pushed when it is created, a merge keeps the earliest timer
+    /// of the merged windows, and when that fires it moves to the merged
+    /// window's end. So a session that keeps growing has one timer, not one per
+    /// element.
+    lazy_timers: bool,
     windows: Vec<A::W>,
     merge_scratch: MergeScratch<A::W>,
     _types: PhantomData<fn(IN) -> OUT>,
@@ -656,7 +868,7 @@ where
         let window_state = keyed
             .store
             .get_namespaced_state(&ValueStateDescriptor::new("window-contents"))?;
-        let merging_set = if assigner.is_merging() {
+        let in_flight = if assigner.is_merging() {
             if !trigger.can_merge() {
                 return Err("a merging window assigner cannot be used with a trigger that does not support merging".into());
             }
@@ -669,19 +881,23 @@ where
             None
         };
         let event_time = assigner.is_event_time();
-        let trigger_fast_path = !assigner.is_merging()
-            && Trigger::<IN, A::W>::on_element_is_event_time_trigger(&trigger);
+        let trigger_fast_path = Trigger::<IN, A::W>::on_element_is_event_time_trigger(&trigger);
+        let lazy_timers = trigger_fast_path
+            && assigner.is_merging()
+            && settings.allowed_lateness <= 0
+            && event_time;
         Ok(WindowOperator {
             key_selector,
             event_time,
             trigger_fast_path,
+            lazy_timers,
             assigner,
             trigger,
             contents,
             function,
             keyed,
             window_state,
-            merging_set,
+            in_flight,
             allowed_lateness: settings.allowed_lateness.max(0),
             late_data: settings.late_data,
             late_records_dropped: params.counters().late_records_dropped.clone(),
@@ -736,6 +952,24 @@ where
         }
     }
 
+    /// The event-time trigger's timer of a new window (at its max timestamp,
+    /// unless the watermark passed it) and its cleanup timer, pushed: they are
+    /// not deduplicated, and when they fire for a window no longer in flight
+    /// nothing happens.
+    fn push_window_timers(&mut self, window: &A::W) {
+        let key = self.keyed.store.current_key().expect("a current key");
+        let max = window.max_timestamp();
+        if max > self.keyed.timers.current_watermark().0 {
+            self.keyed.timers.push_event_time_timer(key, window, max);
+        }
+        let cleanup = self.cleanup_time(window);
+        if cleanup != max && cleanup != i64::MAX {
+            self.keyed
+                .timers
+                .push_event_time_timer(key, window, cleanup);
+        }
+    }
+
     fn register_cleanup_timer(&mut self, window: &A::W) {
         let time = self.cleanup_time(window);
         if time == i64::MAX {
@@ -770,12 +1004,12 @@ where
         }
     }
 
-    /// Adds `value` to the contents of `state_window`; returns whether they were
-    /// created by it.
+    /// Adds `value` to the contents of a non-merging window; returns whether
+    /// they were created by it.
     #[inline]
     fn add_to_contents(
         &mut self,
-        state_window: &A::W,
+        window: &A::W,
         value: IN,
         timestamp: Option<EventTime>,
     ) -> Result<bool, BoxError> {
@@ -783,38 +1017,27 @@ where
         let mut result = Ok(());
         let created =
             self.window_state
-                .upsert(&mut self.keyed.store, state_window, C::create, |acc| {
+                .upsert(&mut self.keyed.store, window, C::create, |acc| {
                     result = contents.add(acc, value, timestamp)
                 })?;
         result.map(|()| created)
     }
 
-    /// Runs the window function on the contents of `state_window`, for `window`.
-    /// `keep` puts the contents back afterwards (they are about to be dropped
-    /// otherwise).
-    fn emit(
+    /// Runs the window function on `acc`, the contents of `window` (evictors
+    /// first and after).
+    fn emit_contents(
         &mut self,
         window: &A::W,
-        state_window: &A::W,
-        keep: bool,
+        acc: &mut C::Acc,
         main: &mut MainOutput<OUT>,
         side: &mut SideOutputs,
     ) -> Result<(), BoxError> {
-        let Some(mut acc) = self
-            .window_state
-            .take(&mut self.keyed.store, state_window)?
-        else {
-            return Ok(());
-        };
-        if C::is_empty(&acc) {
-            return Ok(());
-        }
         let watermark = self.keyed.timers.current_watermark();
         let evictor_ctx = EvictorContext {
             watermark,
             processing_time: self.keyed.time.now(),
         };
-        self.contents.before_emit(&mut acc, window, &evictor_ctx);
+        self.contents.before_emit(acc, window, &evictor_ctx);
         let key = self
             .keyed
             .store
@@ -828,32 +1051,93 @@ where
             time: &self.keyed.time,
             side,
             runtime: &self.keyed.runtime,
-            merging: self.merging_set.is_some(),
+            merging: self.in_flight.is_some(),
         };
         let timestamp = Some(EventTime::from_millis(window.max_timestamp()));
         self.function
-            .process(&key, &acc, &mut ctx, &mut Collector::new(main, timestamp))?;
-        self.contents.after_emit(&mut acc, window, &evictor_ctx);
-        if keep && !C::is_empty(&acc) {
-            self.window_state
-                .put(&mut self.keyed.store, state_window.clone(), acc)?;
+            .process(&key, acc, &mut ctx, &mut Collector::new(main, timestamp))?;
+        self.contents.after_emit(acc, window, &evictor_ctx);
+        Ok(())
+    }
+
+    /// Fires `window`: its contents go through the window function. `keep` puts
+    /// them back afterwards (otherwise they are about to be dropped).
+    fn emit(
+        &mut self,
+        window: &A::W,
+        keep: bool,
+        main: &mut MainOutput<OUT>,
+        side: &mut SideOutputs,
+    ) -> Result<(), BoxError> {
+        match self.in_flight {
+            None => {
+                let Some(mut acc) = self.window_state.take(&mut self.keyed.store, window)? else {
+                    return Ok(());
+                };
+                if C::is_empty(&acc) {
+                    return Ok(());
+                }
+                self.emit_contents(window, &mut acc, main, side)?;
+                if keep && !C::is_empty(&acc) {
+                    self.window_state
+                        .put(&mut self.keyed.store, window.clone(), acc)?;
+                }
+            }
+            Some(set) => {
+                let taken = set.with_value(&mut self.keyed.store, |slot| {
+                    slot.as_mut()
+                        .and_then(|fs| fs.find_mut(window))
+                        .map(|f| std::mem::replace(&mut f.acc, C::create()))
+                })?;
+                let Some(mut acc) = taken.filter(|a| !C::is_empty(a)) else {
+                    return Ok(());
+                };
+                self.emit_contents(window, &mut acc, main, side)?;
+                if keep && !C::is_empty(&acc) {
+                    set.with_value(&mut self.keyed.store, |slot| {
+                        if let Some(f) = slot.as_mut().and_then(|fs| fs.find_mut(window)) {
+                            f.acc = acc;
+                        }
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the contents of `window` (a purge); a merging window stays in flight.
+    fn purge(&mut self, window: &A::W) -> Result<(), BoxError> {
+        match self.in_flight {
+            None => self.window_state.remove(&mut self.keyed.store, window)?,
+            Some(set) => set.with_value(&mut self.keyed.store, |slot| {
+                if let Some(f) = slot.as_mut().and_then(|fs| fs.find_mut(window)) {
+                    f.acc = C::create();
+                }
+            })?,
         }
         Ok(())
     }
 
     /// Drops everything `window` kept: contents, trigger state and timers, the
     /// function's per-window state, and its place among the merging windows.
-    fn clear_all_state(
-        &mut self,
-        window: &A::W,
-        state_window: &A::W,
-        mapping: Option<&mut Vec<(A::W, A::W)>>,
-        side: &mut SideOutputs,
-    ) -> Result<(), BoxError> {
-        self.window_state
-            .remove(&mut self.keyed.store, state_window)?;
-        let mut tctx = Self::trigger_context(&mut self.keyed, window, &[]);
-        self.trigger.clear(window, &mut tctx)?;
+    fn clear_all_state(&mut self, window: &A::W, side: &mut SideOutputs) -> Result<(), BoxError> {
+        match self.in_flight {
+            None => self.window_state.remove(&mut self.keyed.store, window)?,
+            Some(set) => set.with_value(&mut self.keyed.store, |slot| {
+                let pos = slot
+                    .as_ref()
+                    .and_then(|fs| fs.as_slice().iter().position(|f| f.window == *window));
+                if let Some(pos) = pos {
+                    InFlightWindows::remove(slot, pos);
+                }
+            })?,
+        }
+        if !self.trigger_fast_path {
+            // (The event-time trigger's timers are pushed, not registered: there
+            // is nothing to delete.)
+            let mut tctx = Self::trigger_context(&mut self.keyed, window, &[]);
+            self.trigger.clear(window, &mut tctx)?;
+        }
         let mut ctx = ProcessWindowContext {
             store: &mut self.keyed.store,
             window: window.clone(),
@@ -861,29 +1145,9 @@ where
             time: &self.keyed.time,
             side,
             runtime: &self.keyed.runtime,
-            merging: self.merging_set.is_some(),
+            merging: self.in_flight.is_some(),
         };
         self.function.clear(&mut ctx)?;
-        if let Some(mapping) = mapping {
-            retire_window(mapping, window)?;
-        }
-        Ok(())
-    }
-
-    fn take_mapping(&mut self) -> Result<InFlightWindows<A::W>, BoxError> {
-        let set = self.merging_set.expect("merging windows");
-        Ok(set
-            .with_value(&mut self.keyed.store, |slot| slot.take())?
-            .unwrap_or_default())
-    }
-
-    fn persist_mapping(&mut self, mapping: Vec<(A::W, A::W)>) -> Result<(), BoxError> {
-        let set = self.merging_set.expect("merging windows");
-        if mapping.is_empty() {
-            set.clear(&mut self.keyed.store)?;
-        } else {
-            set.update(&mut self.keyed.store, mapping)?;
-        }
         Ok(())
     }
 
@@ -913,21 +1177,15 @@ where
                     .expect("the element is kept until its last window")
             };
             let result = if self.trigger_fast_path {
+                // The event-time trigger's `on_element`, with its timers pushed
+                // once per window instead of registered per element.
                 let created = self.add_to_contents(window, element, timestamp)?;
-                let max = window.max_timestamp();
-                if max <= self.watermark() {
-                    if created {
-                        self.register_cleanup_timer(window);
-                    }
+                if created {
+                    self.push_window_timers(window);
+                }
+                if window.max_timestamp() <= self.watermark() {
                     TriggerResult::Fire
                 } else {
-                    if created {
-                        let key = self.keyed.store.current_key().expect("a current key");
-                        self.keyed
-                            .timers
-                            .register_event_time_timer(key, window, max);
-                        self.register_cleanup_timer(window);
-                    }
                     TriggerResult::Continue
                 }
             } else {
@@ -940,10 +1198,10 @@ where
                 result
             };
             if result.is_fire() {
-                self.emit(window, window, !result.is_purge(), main, side)?;
+                self.emit(window, !result.is_purge(), main, side)?;
             }
             if result.is_purge() {
-                self.window_state.remove(&mut self.keyed.store, window)?;
+                self.purge(window)?;
             }
         }
         Ok(if skipped { value } else { None })
@@ -959,19 +1217,35 @@ where
         let timestamp = record.timestamp;
         let mut value = Some(record.value);
         let mut skipped = true;
-        let mut mapping = self.take_mapping()?;
-        let result = (|| -> Result<(), BoxError> {
-            for (i, window) in windows.iter().enumerate() {
-                let actual = self.add_window(&mut mapping, window.clone())?;
-                if self.is_window_late(&actual) {
-                    retire_window(&mut mapping, &actual)?;
-                    continue;
+        for (i, window) in windows.iter().enumerate() {
+            let last = i + 1 == windows.len();
+            // With the event-time trigger the element goes into the contents in
+            // the same state access that places the window.
+            let mut pending = if self.trigger_fast_path {
+                if last { value.take() } else { value.clone() }
+            } else {
+                None
+            };
+            let Some(added) = self.add_window(window, &mut pending, timestamp)? else {
+                if let Some(v) = pending {
+                    value = Some(v);
                 }
-                skipped = false;
-                let state_window = state_window_of(&mapping, &actual)
-                    .ok_or_else(|| format!("window {window:?} is not in the in-flight window set"))?
-                    .clone();
-                let element = if i + 1 == windows.len() {
+                continue; // the window it ended up in is late
+            };
+            skipped = false;
+            self.run_merges()?;
+            let actual = &added.window;
+            let result = if self.trigger_fast_path {
+                if added.created {
+                    self.push_window_timers(actual);
+                }
+                if actual.max_timestamp() <= self.watermark() {
+                    TriggerResult::Fire
+                } else {
+                    TriggerResult::Continue
+                }
+            } else {
+                let element = if last {
                     value
                         .take()
                         .expect("the element goes to its last window once")
@@ -980,127 +1254,105 @@ where
                         .clone()
                         .expect("the element is kept until its last window")
                 };
-                let mut tctx = Self::trigger_context(&mut self.keyed, &actual, &[]);
+                let mut tctx = Self::trigger_context(&mut self.keyed, actual, &[]);
                 let result = self
                     .trigger
-                    .on_element(&element, timestamp, &actual, &mut tctx)?;
-                self.add_to_contents(&state_window, element, timestamp)?;
-                if result.is_fire() {
-                    self.emit(&actual, &state_window, !result.is_purge(), main, side)?;
-                }
-                if result.is_purge() {
-                    self.window_state
-                        .remove(&mut self.keyed.store, &state_window)?;
-                }
-                self.register_cleanup_timer(&actual);
+                    .on_element(&element, timestamp, actual, &mut tctx)?;
+                let set = self.in_flight.expect("merging windows");
+                let contents = &mut self.contents;
+                set.with_value(&mut self.keyed.store, |slot| {
+                    match slot.as_mut().and_then(|fs| fs.find_mut(actual)) {
+                        Some(f) => contents.add(&mut f.acc, element, timestamp),
+                        None => Err(format!("window {actual:?} is not in flight").into()),
+                    }
+                })??;
+                self.register_cleanup_timer(actual);
+                result
+            };
+            if result.is_fire() {
+                self.emit(actual, !result.is_purge(), main, side)?;
             }
-            Ok(())
-        })();
-        self.persist_mapping(mapping)?;
-        result?;
+            if result.is_purge() {
+                self.purge(actual)?;
+            }
+        }
         Ok(if skipped { value } else { None })
     }
 
-    /// Adds `new_window` to the in-flight windows, merging as the assigner says
-    /// (Flink's `MergingWindowSet.addWindow`); returns the window it ended up in.
+    /// Places `window` among the key's in-flight windows (one state access):
+    /// merges, retires the result if it is late (`None`), and adds `pending` to
+    /// its contents if given (taking it). The merges found wait in the scratch
+    /// buffers for [`Self::run_merges`].
     fn add_window(
         &mut self,
-        mapping: &mut InFlightWindows<A::W>,
-        new_window: A::W,
-    ) -> Result<A::W, BoxError> {
-        // Reused buffers: merging allocates nothing once they have grown.
-        let mut scratch = std::mem::take(&mut self.merge_scratch);
+        window: &A::W,
+        pending: &mut Option<IN>,
+        timestamp: Option<EventTime>,
+    ) -> Result<Option<AddedWindow<A::W>>, BoxError> {
+        let set = self.in_flight.expect("merging windows");
+        let late_after = if self.event_time {
+            Some(self.watermark())
+        } else {
+            None
+        };
+        let lateness = self.allowed_lateness;
+        let self_lazy = self.lazy_timers;
+        let WindowOperator {
+            assigner,
+            contents,
+            merge_scratch: scratch,
+            keyed,
+            ..
+        } = self;
         scratch.clear();
-        scratch
-            .candidates
-            .extend(mapping.iter().map(|(w, _)| w.clone()));
-        scratch.candidates.push(new_window.clone());
-        {
-            let MergeScratch {
-                candidates,
-                members,
-                groups,
-                ..
-            } = &mut scratch;
-            self.assigner
-                .merge_windows(candidates, &mut |group, result| {
-                    let start = members.len();
-                    members.extend_from_slice(group);
-                    groups.push((start, members.len(), result.clone()));
-                });
-        }
-        let result = self.apply_merges(mapping, &new_window, &mut scratch);
+        let lazy = self_lazy;
+        set.with_value(&mut keyed.store, |slot| {
+            let added = add_in_flight(assigner, contents, slot, window, scratch)?;
+            let late = late_after.is_some_and(|watermark| {
+                added
+                    .window
+                    .max_timestamp()
+                    .checked_add(lateness)
+                    .is_some_and(|cleanup| cleanup <= watermark)
+            });
+            if late {
+                let pos = slot
+                    .as_ref()
+                    .and_then(|fs| fs.as_slice().iter().position(|f| f.window == added.window));
+                if let Some(pos) = pos {
+                    InFlightWindows::remove(slot, pos);
+                }
+                return Ok(None);
+            }
+            let f = slot
+                .as_mut()
+                .and_then(|fs| fs.find_mut(&added.window))
+                .expect("the window was just placed");
+            if lazy && added.created {
+                f.armed = added.window.max_timestamp();
+            }
+            if let Some(element) = pending.take() {
+                contents.add(&mut f.acc, element, timestamp)?;
+            }
+            Ok(Some(added))
+        })?
+    }
+
+    /// What the merges found by [`Self::add_window`] mean for the trigger and
+    /// timers (Flink's merge function of `WindowOperator`): a merged window may
+    /// not end before the current time; the trigger merges its state and
+    /// timers, and the merged windows' triggers and cleanup timers are cleared.
+    fn run_merges(&mut self) -> Result<(), BoxError> {
+        let scratch = std::mem::take(&mut self.merge_scratch);
+        let result = scratch.merges.iter().try_for_each(|&g| {
+            let group = &scratch.groups[g];
+            self.merge(&group.result, &scratch.members[group.members.clone()])
+        });
         self.merge_scratch = scratch;
         result
     }
 
-    /// Applies the merges the assigner found (Flink's `MergingWindowSet.addWindow`).
-    fn apply_merges(
-        &mut self,
-        mapping: &mut InFlightWindows<A::W>,
-        new_window: &A::W,
-        scratch: &mut MergeScratch<A::W>,
-    ) -> Result<A::W, BoxError> {
-        let mut result_window = new_window.clone();
-        let mut merged_new_window = false;
-        let MergeScratch {
-            members,
-            groups,
-            merged,
-            state_windows,
-            ..
-        } = scratch;
-        for (start, end, merge_result) in groups.iter() {
-            merged.clear();
-            merged.extend(
-                members[*start..*end]
-                    .iter()
-                    .filter(|w| *w != new_window)
-                    .cloned(),
-            );
-            if merged.len() < end - start {
-                merged_new_window = true;
-                result_window = merge_result.clone();
-            }
-            let Some(first) = merged.first() else {
-                continue;
-            };
-            let merged_state_window = state_window_of(mapping, first)
-                .ok_or_else(|| format!("window {first:?} is not in the in-flight window set"))?
-                .clone();
-            state_windows.clear();
-            for w in merged.iter() {
-                if let Some(pos) = mapping.iter().position(|(x, _)| x == w) {
-                    state_windows.push(mapping.swap_remove(pos).1);
-                }
-            }
-            mapping.push((merge_result.clone(), merged_state_window.clone()));
-            state_windows.retain(|s| *s != merged_state_window);
-            if !(merged.len() == 1 && merged[0] == *merge_result) {
-                self.merge(merge_result, merged, &merged_state_window, state_windows)?;
-            }
-        }
-        if groups.is_empty() || (result_window == *new_window && !merged_new_window) {
-            if let Some(entry) = mapping.iter_mut().find(|(w, _)| *w == result_window) {
-                entry.1 = result_window.clone();
-            } else {
-                mapping.push((result_window.clone(), result_window.clone()));
-            }
-        }
-        Ok(result_window)
-    }
-
-    /// What a merge does (Flink's merge function of `WindowOperator`): checks the
-    /// merged window does not end before the current time, lets the trigger merge
-    /// its state and timers, clears the merged windows' triggers and cleanup
-    /// timers, and moves their contents into the state window.
-    fn merge(
-        &mut self,
-        merge_result: &A::W,
-        merged_windows: &[A::W],
-        state_window_result: &A::W,
-        merged_state_windows: &[A::W],
-    ) -> Result<(), BoxError> {
+    fn merge(&mut self, merge_result: &A::W, merged_windows: &[A::W]) -> Result<(), BoxError> {
         let max = merge_result.max_timestamp();
         if self.event_time {
             let watermark = self.watermark();
@@ -1121,27 +1373,22 @@ where
                 .into());
             }
         }
-        let mut tctx = Self::trigger_context(&mut self.keyed, merge_result, merged_windows);
-        self.trigger.on_merge(merge_result, &mut tctx)?;
-        for m in merged_windows {
-            let mut tctx = Self::trigger_context(&mut self.keyed, m, &[]);
-            self.trigger.clear(m, &mut tctx)?;
-            self.delete_cleanup_timer(m);
-        }
-        let mut target = self
-            .window_state
-            .take(&mut self.keyed.store, state_window_result)?;
-        for s in merged_state_windows {
-            if let Some(acc) = self.window_state.take(&mut self.keyed.store, s)? {
-                match &mut target {
-                    Some(t) => self.contents.merge(t, acc)?,
-                    None => target = Some(acc),
-                }
+        if self.lazy_timers {
+            // The earliest timer of the merged windows stays armed and moves to
+            // the merged window's end when it fires.
+        } else if self.trigger_fast_path {
+            // The event-time trigger's `on_merge`, with pushed timers: those of
+            // the merged windows fire later for windows no longer in flight and
+            // are skipped then.
+            self.push_window_timers(merge_result);
+        } else {
+            let mut tctx = Self::trigger_context(&mut self.keyed, merge_result, merged_windows);
+            self.trigger.on_merge(merge_result, &mut tctx)?;
+            for m in merged_windows {
+                let mut tctx = Self::trigger_context(&mut self.keyed, m, &[]);
+                self.trigger.clear(m, &mut tctx)?;
+                self.delete_cleanup_timer(m);
             }
-        }
-        if let Some(acc) = target {
-            self.window_state
-                .put(&mut self.keyed.store, state_window_result.clone(), acc)?;
         }
         Ok(())
     }
@@ -1156,70 +1403,64 @@ where
         let Output { main, side } = out;
         self.keyed.set_current_key(timer.key)?;
         let window = timer.namespace;
-        let mut mapping = None;
-        let state_window = if self.merging_set.is_some() {
-            let m = self.take_mapping()?;
-            let Some(sw) = state_window_of(&m, &window).cloned() else {
-                // A timer of a window merged away or already purged.
-                self.persist_mapping(m)?;
-                return Ok(());
-            };
-            mapping = Some(m);
-            sw
-        } else {
-            window.clone()
-        };
-        let result = (|| -> Result<(), BoxError> {
-            let mut tctx = Self::trigger_context(&mut self.keyed, &window, &[]);
-            let result = match domain {
-                TimeDomain::EventTime => {
-                    self.trigger.on_event_time(timer.time, &window, &mut tctx)?
+        if let Some(set) = self.in_flight {
+            let lazy = self.lazy_timers;
+            let time = timer.time;
+            let seen = set.with_value(&mut self.keyed.store, |slot| {
+                let Some(fs) = slot.as_mut() else {
+                    return Seen::Gone;
+                };
+                if fs.contains(&window) {
+                    return Seen::InFlight;
                 }
-                TimeDomain::ProcessingTime => self
-                    .trigger
-                    .on_processing_time(timer.time, &window, &mut tctx)?,
-            };
-            let cleanup = (domain == TimeDomain::EventTime) == self.event_time
-                && timer.time == self.cleanup_time(&window);
-            if result.is_fire() {
-                self.emit(
-                    &window,
-                    &state_window,
-                    !(result.is_purge() || cleanup),
-                    main,
-                    side,
-                )?;
+                if !lazy {
+                    return Seen::Gone;
+                }
+                // A window merged into another: if this timer is the one armed
+                // for the merged window, it moves to the merged window's end.
+                match fs
+                    .as_mut_slice()
+                    .iter_mut()
+                    .find(|f| f.window.covers(&window))
+                {
+                    Some(f) if f.armed == time => {
+                        f.armed = f.window.max_timestamp();
+                        Seen::Rearm(f.window.clone())
+                    }
+                    _ => Seen::Gone,
+                }
+            })?;
+            match seen {
+                Seen::InFlight => {}
+                Seen::Gone => return Ok(()), // merged away or purged
+                Seen::Rearm(merged) => {
+                    let key = self.keyed.store.current_key().expect("a current key");
+                    self.keyed
+                        .timers
+                        .push_event_time_timer(key, &merged, merged.max_timestamp());
+                    return Ok(());
+                }
             }
-            if result.is_purge() {
-                self.window_state
-                    .remove(&mut self.keyed.store, &state_window)?;
-            }
-            if cleanup {
-                self.clear_all_state(&window, &state_window, mapping.as_mut(), side)?;
-            }
-            Ok(())
-        })();
-        if let Some(m) = mapping {
-            self.persist_mapping(m)?;
         }
-        result
-    }
-}
-
-fn state_window_of<'a, W: PartialEq>(mapping: &'a [(W, W)], window: &W) -> Option<&'a W> {
-    mapping.iter().find(|(w, _)| w == window).map(|(_, s)| s)
-}
-
-fn retire_window<W: PartialEq + std::fmt::Debug>(
-    mapping: &mut Vec<(W, W)>,
-    window: &W,
-) -> Result<(), BoxError> {
-    match mapping.iter().position(|(w, _)| w == window) {
-        Some(pos) => {
-            mapping.remove(pos);
-            Ok(())
+        let mut tctx = Self::trigger_context(&mut self.keyed, &window, &[]);
+        let result = match domain {
+            TimeDomain::EventTime => self.trigger.on_event_time(timer.time, &window, &mut tctx)?,
+            TimeDomain::ProcessingTime => self
+                .trigger
+                .on_processing_time(timer.time, &window, &mut tctx)?,
+        };
+        let cleanup = (domain == TimeDomain::EventTime) == self.event_time
+            && timer.time == self.cleanup_time(&window);
+        if result.is_fire() {
+            self.emit(&window, !(result.is_purge() || cleanup), main, side)?;
         }
-        None => Err(format!("window {window:?} is not in the in-flight window set").into()),
+        if result.is_purge() {
+            self.purge(&window)?;
+        }
+        if cleanup {
+            self.clear_all_state(&window, side)?;
+        }
+        Ok(())
     }
 }
 
@@ -1261,7 +1502,7 @@ where
         );
         let result = assigned.and_then(|()| {
             let timestamp = record.timestamp;
-            let skipped = if self.merging_set.is_some() {
+            let skipped = if self.in_flight.is_some() {
                 self.process_merging(record, &windows, out)?
             } else {
                 self.process_non_merging(record, &windows, out)?

@@ -12,6 +12,12 @@ pub trait Window:
 {
     /// The largest timestamp that belongs to the window.
     fn max_timestamp(&self) -> i64;
+
+    /// For merging windows: whether this window contains `other`, as a merged
+    /// window contains every window merged into it. The default is equality.
+    fn covers(&self, other: &Self) -> bool {
+        self == other
+    }
 }
 
 /// The time interval `[start, end)`: `start` belongs to it, `end` does not, and its
@@ -92,6 +98,10 @@ impl Window for TimeWindow {
     #[inline]
     fn max_timestamp(&self) -> i64 {
         self.end - 1
+    }
+
+    fn covers(&self, other: &Self) -> bool {
+        self.start <= other.start && self.end >= other.end
     }
 }
 
