@@ -486,9 +486,20 @@ impl Script {
     /// Ends both inputs; returns the pairs with their timestamps, sorted, and
     /// the late elements of each side.
     fn finish(self) -> (Vec<(i64, Pair)>, Vec<Ev>, Vec<Ev>) {
+        let (pairs, late_left, late_right, _dropped) = self.finish_counting_drops();
+        (pairs, late_left, late_right)
+    }
+
+    /// As [`Script::finish`], plus the job's count of late records dropped.
+    fn finish_counting_drops(self) -> Finished {
         drop(self.left);
         drop(self.right);
-        self.client.wait().unwrap();
+        let result = self.client.wait().unwrap();
+        let dropped = result
+            .operators
+            .iter()
+            .map(|o| o.late_records_dropped)
+            .sum();
         let mut pairs = self
             .probe
             .seen()
@@ -499,13 +510,22 @@ impl Script {
             })
             .collect::<Vec<_>>();
         pairs.sort();
-        (pairs, self.late_left.values(), self.late_right.values())
+        (
+            pairs,
+            self.late_left.values(),
+            self.late_right.values(),
+            dropped,
+        )
     }
 }
 
+/// What a script produced: the pairs with their timestamps, the late elements
+/// of each side, and the count of late records dropped.
+type Finished = (Vec<(i64, Pair)>, Vec<Ev>, Vec<Ev>, u64);
+
 /// Left element 3 and right element 6 are late: each goes to its side's late
 /// output (or nowhere), is not joined, and is not kept for later elements.
-fn late_data_script(side_outputs: bool) -> (Vec<(i64, Pair)>, Vec<Ev>, Vec<Ev>) {
+fn late_data_script(side_outputs: bool) -> Finished {
     let s = Script::start(inclusive(-10, 10), side_outputs);
     s.right('a', 100, 1).left('a', 105, 2).right('b', 101, 9);
     s.watermark(200);
@@ -516,28 +536,30 @@ fn late_data_script(side_outputs: bool) -> (Vec<(i64, Pair)>, Vec<Ev>, Vec<Ev>) 
     s.left('a', 200, 5);
     s.right('a', 190, 6);
     s.left('a', 210, 7);
-    s.finish()
+    s.finish_counting_drops()
 }
 
 #[test]
 fn late_elements_go_to_their_side_output_and_are_neither_joined_nor_kept() {
-    let (pairs, late_left, late_right) = late_data_script(true);
+    let (pairs, late_left, late_right, dropped) = late_data_script(true);
     assert_eq!(
         pairs,
         [(105, ('a', 2, 1)), (205, ('a', 5, 4)), (210, ('a', 7, 4))]
     );
     assert_eq!(late_left, [('a', 199, 3)]);
     assert_eq!(late_right, [('a', 190, 6)]);
+    assert_eq!(dropped, 0, "side-output elements are not dropped");
 }
 
 #[test]
-fn without_side_outputs_late_elements_are_dropped() {
-    let (pairs, late_left, late_right) = late_data_script(false);
+fn without_side_outputs_late_elements_are_dropped_and_counted() {
+    let (pairs, late_left, late_right, dropped) = late_data_script(false);
     assert_eq!(
         pairs,
         [(105, ('a', 2, 1)), (205, ('a', 5, 4)), (210, ('a', 7, 4))]
     );
     assert!(late_left.is_empty() && late_right.is_empty());
+    assert_eq!(dropped, 2);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the W1/W2 comparison of docs/benchmarks.md: ROUNDS interleaved rounds of
+# Runs the comparison of docs/benchmarks.md: ROUNDS interleaved rounds of
 # every (engine, workload, P) configuration, appending RESULT lines to OUT, then
 # prints median (min-max) events/s and peak RSS per configuration.
 #
@@ -10,14 +10,12 @@ set -euo pipefail
 ROUNDS=${1:-5}
 OUT=${2:-/tmp/runnel-bench-results.txt}
 BIN=${BIN:-$(dirname "$0")/../../../target/release/runnel-bench}
-CONFIGS=(
-  "limit-W1 --parallelism 1"
-  "W1 --parallelism 1"
-  "W1 --parallelism 2"
-  "limit-W2 --parallelism 1"
-  "W2 --parallelism 1"
-  "W2 --parallelism 2"
-)
+# WORKLOADS selects the workloads (default: all); limit loops run once per round.
+WORKLOADS=${WORKLOADS:-"W1 W2 W3 W4 W5 W7"}
+CONFIGS=()
+for w in $WORKLOADS; do
+  CONFIGS+=("limit-$w --parallelism 1" "$w --parallelism 1" "$w --parallelism 2")
+done
 : >"$OUT"
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS, load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

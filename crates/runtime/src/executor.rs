@@ -67,7 +67,7 @@ pub struct OperatorResult {
     pub records_in: u64,
     /// Records emitted.
     pub records_out: u64,
-    /// Late records dropped (window operators).
+    /// Late records dropped (window and interval join operators).
     pub late_records_dropped: u64,
 }
 

@@ -14,7 +14,8 @@
 //! an event-time timer for that moment, in its side's namespace, which drops its
 //! bucket. An element behind the watermark could only have partners that are
 //! already gone, so it is late: neither joined nor kept, but sent to its side's
-//! late-data side output if there is one.
+//! late-data side output if there is one, otherwise counted in
+//! `late_records_dropped`.
 //!
 //! Flink keeps each side in a `MapState<timestamp, list>`. Here one keyed
 //! `ValueState` holds both sides of a key, each as buckets sorted by timestamp
@@ -31,6 +32,7 @@
 use crate::functions::Collector;
 use crate::interval_join::{ProcessJoinContext, ProcessJoinFunction};
 use crate::operators::keyed::KeyedRuntime;
+use runnel_runtime::metrics::Counter;
 use runnel_runtime::partitioning::KeySelector;
 use runnel_runtime::timers::Timer;
 use runnel_runtime::{
@@ -213,6 +215,8 @@ pub struct IntervalJoinOperator<L, R, O, KS1: KeySelector<L>, KS2, F> {
     upper_bound: i64,
     left_late: Option<OutputTag<L>>,
     right_late: Option<OutputTag<R>>,
+    /// Late elements without a side output to go to.
+    late_records_dropped: Counter,
     function: F,
     keyed: KeyedRuntime<KS1::Key, JoinSide>,
     buffers: ValueState<JoinBuffers<L, R>>,
@@ -250,6 +254,7 @@ where
             upper_bound: bounds.1,
             left_late: late.0,
             right_late: late.1,
+            late_records_dropped: params.counters().late_records_dropped.clone(),
             function,
             keyed,
             buffers,
@@ -374,8 +379,9 @@ where
         out: &mut Output<O>,
     ) -> Result<(), BoxError> {
         let Some(ts) = self.on_time(record.timestamp, JoinSide::Left)? else {
-            if let Some(tag) = &self.left_late {
-                out.side.collect(tag, record);
+            match &self.left_late {
+                Some(tag) => out.side.collect(tag, record),
+                None => self.late_records_dropped.inc_by(1),
             }
             return Ok(());
         };
@@ -405,8 +411,9 @@ where
         out: &mut Output<O>,
     ) -> Result<(), BoxError> {
         let Some(ts) = self.on_time(record.timestamp, JoinSide::Right)? else {
-            if let Some(tag) = &self.right_late {
-                out.side.collect(tag, record);
+            match &self.right_late {
+                Some(tag) => out.side.collect(tag, record),
+                None => self.late_records_dropped.inc_by(1),
             }
             return Ok(());
         };
