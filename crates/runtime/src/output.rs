@@ -87,8 +87,10 @@ impl<T: Data> MainOutput<T> {
         }
     }
 
-    /// Emits a record.
-    #[inline]
+    /// Emits a record. Always inlined, so that the caller builds the record in
+    /// place in the batch (through a call, the record goes via the stack and its
+    /// reload stalls on store forwarding).
+    #[inline(always)]
     pub fn collect(&mut self, record: StreamRecord<T>) {
         self.buffer.push(record);
         if self.buffer.len() >= self.batch_size {
@@ -137,6 +139,7 @@ impl<T: Data> MainOutput<T> {
         }
     }
 
+    #[inline(never)]
     fn flush_stashing(&mut self) {
         if let Err(e) = self.flush() {
             self.stash(e);
@@ -359,7 +362,7 @@ impl<T: Data> Output<T> {
     }
 
     /// Emits a record to the main output.
-    #[inline]
+    #[inline(always)]
     pub fn collect(&mut self, record: StreamRecord<T>) {
         self.main.collect(record);
     }

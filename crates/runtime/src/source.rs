@@ -115,20 +115,20 @@ pub struct SourceOutput<'a, T> {
 
 impl<'a, T: Data> SourceOutput<'a, T> {
     /// Emits a record without timestamp (or with the strategy's timestamp).
-    #[inline]
+    #[inline(always)]
     pub fn collect(&mut self, value: T) {
         self.collect_record(StreamRecord::new(value));
     }
 
     /// Emits a record with an event-time timestamp (the strategy's assigner sees
     /// it as the record's timestamp).
-    #[inline]
+    #[inline(always)]
     pub fn collect_with_timestamp(&mut self, value: T, timestamp: EventTime) {
         self.collect_record(StreamRecord::with_timestamp(value, timestamp));
     }
 
     /// Emits a record as is.
-    #[inline]
+    #[inline(always)]
     pub fn collect_record(&mut self, record: StreamRecord<T>) {
         match self.watermarks.as_deref_mut() {
             None => self.out.collect(record),

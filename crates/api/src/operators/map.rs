@@ -145,12 +145,55 @@ impl<T: Data, F: FilterFunction<T>> OneInputOperator for StreamFilter<T, F> {
         out: &mut Output<T>,
     ) -> Result<(), BoxError> {
         let f = &mut self.function;
-        batch.retain(|r| f.filter(&r.value));
+        retain_without_branches(batch, |r| f.filter(&r.value));
         out.main.collect_batch(batch);
         Ok(())
     }
 
     fn close(&mut self) -> Result<(), BoxError> {
         self.function.close()
+    }
+}
+
+/// `Vec::retain` without a data-dependent branch: each element is swapped to the
+/// end of the kept prefix and the prefix grows by the predicate's answer, so a
+/// filter that keeps a random half of its input costs no branch mispredictions
+/// (with `retain`, about one per two records). The rejected elements end up
+/// after the prefix and are dropped by the final truncation.
+#[inline]
+fn retain_without_branches<T>(batch: &mut Vec<T>, mut keep: impl FnMut(&T) -> bool) {
+    let mut kept = 0;
+    for i in 0..batch.len() {
+        let k = keep(&batch[i]);
+        batch.swap(kept, i);
+        kept += usize::from(k);
+    }
+    batch.truncate(kept);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retain_without_branches;
+
+    #[test]
+    fn retains_in_order_and_drops_the_rest() {
+        for pattern in [0u32, 1, 0b1010_1100, 0xffff, 0x8001, 0x7ffe] {
+            let all: Vec<String> = (0..16).map(|i| format!("r{i}")).collect();
+            let mut batch = all.clone();
+            let mut seen = Vec::new();
+            retain_without_branches(&mut batch, |r| {
+                seen.push(r.clone());
+                let i: u32 = r[1..].parse().unwrap();
+                pattern >> i & 1 == 1
+            });
+            let expected: Vec<String> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| pattern >> i & 1 == 1)
+                .map(|(_, r)| r.clone())
+                .collect();
+            assert_eq!(batch, expected, "pattern {pattern:#b}");
+            assert_eq!(seen, all, "the predicate sees every element once, in order");
+        }
     }
 }
