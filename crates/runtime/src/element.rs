@@ -59,8 +59,9 @@ fn read_i64(buf: &[u8], pos: &mut usize) -> Result<i64, CodecError> {
     Ok(i64::from_le_bytes(bytes.try_into().expect("8 bytes")))
 }
 
-/// Decodes the element at `*pos` and advances `pos` past it.
-#[inline]
+/// Decodes the element at `*pos` and advances `pos` past it. Always inlined:
+/// returned through memory, the record's reload would wait on store forwarding.
+#[inline(always)]
 pub(crate) fn decode_element<T: DeserializeOwned>(
     buf: &[u8],
     pos: &mut usize,

@@ -578,6 +578,34 @@ pub struct InFlight<W, A> {
     armed: i64,
 }
 
+/// An element on its way into one of its windows: borrowed for all windows but
+/// the last, which takes it. The clone for an earlier window happens where the
+/// contents take the element (inside the state update), so a field-by-field
+/// clone is not first stored and then reloaded whole, which stalls on store
+/// forwarding.
+enum ElementFor<'a, IN> {
+    Shared(&'a IN),
+    Last(IN),
+}
+
+impl<IN: Clone> ElementFor<'_, IN> {
+    #[inline(always)]
+    fn as_ref(&self) -> &IN {
+        match self {
+            ElementFor::Shared(v) => v,
+            ElementFor::Last(v) => v,
+        }
+    }
+
+    #[inline(always)]
+    fn into_owned(self) -> IN {
+        match self {
+            ElementFor::Shared(v) => v.clone(),
+            ElementFor::Last(v) => v,
+        }
+    }
+}
+
 /// The windows in flight for one key of merging windows: usually one, kept
 /// inline so that finding it costs no second memory access.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1005,12 +1033,14 @@ where
     }
 
     /// Adds `value` to the contents of a non-merging window; returns whether
-    /// they were created by it.
-    #[inline]
+    /// they were created by it. Always inlined (as is `process_non_merging`): the
+    /// element then goes from the input batch into the state update without a
+    /// stack round trip whose reload stalls on store forwarding.
+    #[inline(always)]
     fn add_to_contents(
         &mut self,
         window: &A::W,
-        value: IN,
+        value: ElementFor<'_, IN>,
         timestamp: Option<EventTime>,
     ) -> Result<bool, BoxError> {
         let contents = &mut self.contents;
@@ -1018,7 +1048,7 @@ where
         let created =
             self.window_state
                 .upsert(&mut self.keyed.store, window, C::create, |acc| {
-                    result = contents.add(acc, value, timestamp)
+                    result = contents.add(acc, value.into_owned(), timestamp)
                 })?;
         result.map(|()| created)
     }
@@ -1151,6 +1181,7 @@ where
         Ok(())
     }
 
+    #[inline(always)]
     fn process_non_merging(
         &mut self,
         record: StreamRecord<IN>,
@@ -1168,13 +1199,17 @@ where
             }
             skipped = false;
             let element = if Some(i) == last_live {
-                value
-                    .take()
-                    .expect("the element goes to its last window once")
+                ElementFor::Last(
+                    value
+                        .take()
+                        .expect("the element goes to its last window once"),
+                )
             } else {
-                value
-                    .clone()
-                    .expect("the element is kept until its last window")
+                ElementFor::Shared(
+                    value
+                        .as_ref()
+                        .expect("the element is kept until its last window"),
+                )
             };
             let result = if self.trigger_fast_path {
                 // The event-time trigger's `on_element`, with its timers pushed
@@ -1190,9 +1225,9 @@ where
                 }
             } else {
                 let mut tctx = Self::trigger_context(&mut self.keyed, window, &[]);
-                let result = self
-                    .trigger
-                    .on_element(&element, timestamp, window, &mut tctx)?;
+                let result =
+                    self.trigger
+                        .on_element(element.as_ref(), timestamp, window, &mut tctx)?;
                 self.add_to_contents(window, element, timestamp)?;
                 self.register_cleanup_timer(window);
                 result

@@ -116,8 +116,9 @@ impl<N: Key, V: Data> NamespacedValueState<N, V> {
     /// Updates the current key's value in `namespace` in place with `f`, first
     /// creating it with `create` if there is none. One hash lookup for an existing
     /// entry, and neither the key nor the namespace is cloned unless the entry is
-    /// created. Returns whether the entry was created.
-    #[inline]
+    /// created. Returns whether the entry was created. Always inlined, so the
+    /// closures are built in place rather than copied from the caller's frame.
+    #[inline(always)]
     pub fn upsert<C: KeyedStateAccess + ?Sized>(
         &self,
         ctx: &mut C,
