@@ -32,6 +32,7 @@ pub use runnel_types as types;
 
 /// What a job needs, in one import.
 pub mod prelude {
+    pub use runnel_api::CheckpointConfig;
     pub use runnel_api::state::{
         AggregateFunction, AggregatingState, AggregatingStateDescriptor, KeyedStateAccess,
         ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
@@ -63,15 +64,18 @@ pub mod prelude {
         TimerService,
     };
     pub use runnel_api::{IntervalJoin, IntervalJoined, ProcessJoinContext, ProcessJoinFunction};
-    pub use runnel_config::Configuration;
+    pub use runnel_config::{
+        CheckpointingMode, Configuration, FaultInjection, RestartStrategyConfig,
+    };
     pub use runnel_connectors::{FileProcessingMode, WriteMode};
+    pub use runnel_runtime::checkpointing::StateSnapshotContext;
     pub use runnel_runtime::sink::{SinkContext, SinkFunction};
     pub use runnel_runtime::source::{
-        Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext,
+        Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,
     };
     pub use runnel_runtime::source_function::{SourceContext, SourceFunction};
     pub use runnel_runtime::{
         BoxError, InputStatus, JobError, JobExecutionResult, OutputTag, RuntimeContext,
     };
-    pub use runnel_types::{EventTime, Watermark};
+    pub use runnel_types::{CheckpointId, EventTime, Watermark};
 }

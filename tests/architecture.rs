@@ -11,6 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("runnel-plan", &["runnel-types"]),
     ("runnel-state", &["runnel-types"]),
     ("runnel-network", &["runnel-types"]),
+    ("runnel-checkpoint", &["runnel-types", "runnel-state"]),
     (
         "runnel-runtime",
         &[
@@ -18,6 +19,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "runnel-config",
             "runnel-plan",
             "runnel-network",
+            "runnel-checkpoint",
+            "runnel-state",
         ],
     ),
     ("runnel-connectors", &["runnel-types", "runnel-runtime"]),
@@ -30,6 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "runnel-state",
             "runnel-runtime",
             "runnel-connectors",
+            "runnel-checkpoint",
         ],
     ),
     (

@@ -208,14 +208,7 @@ where
             &self.streams.second,
             "KeyedCo-Process",
             true,
-            move |p| {
-                Ok(KeyedCoProcessOperator::new(
-                    k1.clone(),
-                    k2.clone(),
-                    f.instance(),
-                    p,
-                ))
-            },
+            move |p| KeyedCoProcessOperator::new(k1.clone(), k2.clone(), f.instance(), p),
         )
     }
 }

@@ -8,7 +8,7 @@ use crate::keyed::KeyedStream;
 use crate::operators::map::{StreamFilter, StreamFlatMap, StreamMap};
 use crate::operators::process::ProcessOperator;
 use crate::prototype::Prototype;
-use runnel_connectors::{PrintSink, TextFileSink, WriteMode};
+use runnel_connectors::{FileSink, PrintSink, TextFileSink, WriteMode};
 use runnel_plan::{ChainingStrategy, EdgeSpec, NodeKind, NodeSpec, Partitioner, SideOutputRef};
 use runnel_runtime::environment::{
     ChainableNode, CustomWriters, KeyedWriters, NodeFactory, OutputPort, PortEdge, SidePort,
@@ -17,7 +17,9 @@ use runnel_runtime::environment::{
 use runnel_runtime::nodes::OneInputNode;
 use runnel_runtime::partitioning::Partitioner as UserPartitioner;
 use runnel_runtime::sink::{SinkFunction, SinkOperator};
+use runnel_runtime::two_phase_commit::{TwoPhaseCommitSink, TwoPhaseCommitSinkOperator};
 use runnel_runtime::watermark::{TimestampsAndWatermarksOperator, WatermarkStrategyFor};
+use runnel_runtime::write_ahead::{WriteAheadSink, WriteAheadSinkOperator};
 use runnel_runtime::{BoxError, OneInputOperator, OperatorParameters, OutputTag};
 use runnel_state::MapStateDescriptor;
 use runnel_types::{Data, Key, NodeId};
@@ -377,6 +379,56 @@ impl<T: Data> DataStream<T> {
         let op = self.add_one_input(&format!("Sink: {name}"), "Sink", false, move |_| {
             Ok(SinkOperator::new(f.instance()))
         });
+        self.env
+            .graph(|g| g.node_mut(op.node).kind = NodeKind::Sink);
+        DataStreamSink {
+            env: self.env.clone(),
+            node: op.node,
+        }
+    }
+
+    /// Writes through a [`TwoPhaseCommitSink`]: output becomes visible when the
+    /// checkpoint covering it completes (exactly-once with a replayable source).
+    pub fn add_two_phase_commit_sink<S>(&self, sink: S) -> DataStreamSink
+    where
+        S: TwoPhaseCommitSink<T> + Clone,
+    {
+        let sink = Prototype::new(sink);
+        self.add_operator_sink("Two-Phase-Commit Sink", move |p| {
+            TwoPhaseCommitSinkOperator::new(sink.instance(), p)
+        })
+    }
+
+    /// Writes through a [`WriteAheadSink`]: the records of a checkpoint are
+    /// written when it completes (at-least-once for any system).
+    pub fn add_write_ahead_sink<S>(&self, sink: S) -> DataStreamSink
+    where
+        S: WriteAheadSink<T> + Clone,
+    {
+        let sink = Prototype::new(sink);
+        self.add_operator_sink("Write-Ahead Sink", move |p| {
+            WriteAheadSinkOperator::new(sink.instance(), p)
+        })
+    }
+
+    /// Writes lines to part files that become visible exactly once, when the
+    /// checkpoint covering them completes (Flink's `FileSink`).
+    pub fn sink_to_file(&self, sink: FileSink<T>) -> DataStreamSink
+    where
+        T: Display,
+    {
+        let sink = Prototype::new(sink);
+        self.add_operator_sink("File Sink", move |p| {
+            TwoPhaseCommitSinkOperator::new(sink.instance(), p)
+        })
+    }
+
+    fn add_operator_sink<Op, M>(&self, name: &str, make: M) -> DataStreamSink
+    where
+        Op: OneInputOperator<In = T, Out = ()>,
+        M: Fn(&OperatorParameters) -> Result<Op, BoxError> + Send + Sync + 'static,
+    {
+        let op = self.add_one_input(&format!("Sink: {name}"), "Sink", false, make);
         self.env
             .graph(|g| g.node_mut(op.node).kind = NodeKind::Sink);
         DataStreamSink {

@@ -18,7 +18,7 @@ use runnel_runtime::nodes::SourceNode;
 use runnel_runtime::source::{Boundedness, Source};
 use runnel_runtime::source_function::{FunctionSource, SourceFunction};
 use runnel_runtime::watermark::WatermarkStrategyFor;
-use runnel_runtime::{JobClient, JobError, JobExecutionResult, LocalExecutor};
+use runnel_runtime::{JobClient, JobError, JobExecutionResult, LocalExecutor, RestoreSettings};
 use runnel_types::{Data, NodeId};
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -31,6 +31,13 @@ pub const ENV_PARALLELISM: &str = "RUNNEL_PARALLELISM";
 /// Environment variable through which the CLI asks a job binary to explain its plan
 /// (`explain` or `explain-json`) instead of running it.
 pub const ENV_EXECUTION_MODE: &str = "RUNNEL_EXECUTION_MODE";
+
+/// Environment variable through which `runnel run -s <path>` names the savepoint
+/// a job binary starts from.
+pub const ENV_SAVEPOINT_PATH: &str = "RUNNEL_SAVEPOINT_PATH";
+/// Environment variable through which `runnel run --allow-non-restored-state`
+/// lets a job drop savepoint state of operators it no longer has (`true`).
+pub const ENV_ALLOW_NON_RESTORED_STATE: &str = "RUNNEL_ALLOW_NON_RESTORED_STATE";
 
 /// What `execute` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,6 +61,8 @@ pub struct EnvironmentSettings {
     pub command_line_parallelism: Option<u32>,
     /// What `execute` does.
     pub mode: ExecutionMode,
+    /// A savepoint to start from (`runnel run -s`).
+    pub restore: Option<RestoreSettings>,
 }
 
 impl EnvironmentSettings {
@@ -86,10 +95,18 @@ impl EnvironmentSettings {
                 });
             }
         };
+        let restore = std::env::var_os(ENV_SAVEPOINT_PATH)
+            .filter(|v| !v.is_empty())
+            .map(|path| RestoreSettings {
+                path: PathBuf::from(path),
+                allow_non_restored_state: std::env::var(ENV_ALLOW_NON_RESTORED_STATE)
+                    .is_ok_and(|v| v.trim() == "true"),
+            });
         Ok(EnvironmentSettings {
             config,
             command_line_parallelism,
             mode,
+            restore,
         })
     }
 }
@@ -102,6 +119,7 @@ struct EnvInner {
     max_parallelism: Option<u32>,
     clock: Arc<dyn Clock>,
     mode: ExecutionMode,
+    restore: Option<RestoreSettings>,
 }
 
 /// Defines and runs a streaming job (Flink's `StreamExecutionEnvironment`).
@@ -161,6 +179,7 @@ impl StreamExecutionEnvironment {
                 command_line_parallelism: settings.command_line_parallelism,
                 clock: Arc::new(SystemClock),
                 mode: settings.mode,
+                restore: settings.restore,
             })),
         }
     }
@@ -226,6 +245,22 @@ impl StreamExecutionEnvironment {
     /// The job's configuration.
     pub fn config(&self) -> Configuration {
         self.inner.borrow().config.clone()
+    }
+
+    /// Changes the job's configuration in place.
+    pub(crate) fn update_config(&self, f: impl FnOnce(&mut Configuration)) {
+        f(&mut self.inner.borrow_mut().config);
+    }
+
+    /// Starts the job from a savepoint (or retained checkpoint) directory, as
+    /// `runnel run -s <path>` does. With `allow_non_restored_state`, state of
+    /// operators the job no longer has is dropped instead of failing the start.
+    pub fn restore_from(&self, path: impl Into<PathBuf>, allow_non_restored_state: bool) -> &Self {
+        self.inner.borrow_mut().restore = Some(RestoreSettings {
+            path: path.into(),
+            allow_non_restored_state,
+        });
+        self
     }
 
     // ----- sources -----
@@ -434,6 +469,7 @@ impl StreamExecutionEnvironment {
             plan,
             factories: built.factories,
             config: inner.config.clone(),
+            restore: inner.restore.clone(),
         })
     }
 

@@ -85,7 +85,7 @@ impl<T: Data, KS: KeySelector<T> + Sync> KeyedStream<T, KS> {
         let ks = self.key_selector.clone();
         self.stream
             .add_one_input("KeyedProcess", "KeyedProcess", true, move |p| {
-                Ok(KeyedProcessOperator::new(ks.clone(), f.instance(), p))
+                KeyedProcessOperator::new(ks.clone(), f.instance(), p)
             })
     }
 

@@ -9,6 +9,7 @@
 
 mod broadcast;
 mod broadcast_streams;
+mod checkpoint_config;
 mod connected;
 mod datastream;
 mod environment;
@@ -32,12 +33,13 @@ pub use broadcast::{
 pub use broadcast_streams::{
     BroadcastConnectedStream, BroadcastStream, KeyedBroadcastConnectedStream,
 };
+pub use checkpoint_config::CheckpointConfig;
 pub use connected::ConnectedStreams;
 pub use connected::KeyedConnectedStreams;
 pub use datastream::{DataStream, DataStreamSink, SingleOutputStreamOperator};
 pub use environment::{
-    ENV_EXECUTION_MODE, ENV_PARALLELISM, EnvironmentSettings, ExecutionMode,
-    StreamExecutionEnvironment,
+    ENV_ALLOW_NON_RESTORED_STATE, ENV_EXECUTION_MODE, ENV_PARALLELISM, ENV_SAVEPOINT_PATH,
+    EnvironmentSettings, ExecutionMode, StreamExecutionEnvironment,
 };
 pub use error::EnvironmentError;
 pub use functions::{

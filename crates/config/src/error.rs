@@ -51,4 +51,14 @@ pub enum ConfigError {
         /// What the key accepts.
         expected: String,
     },
+    /// A key that another key requires is missing.
+    #[error("{origin}: `{key}` must be set when {because}")]
+    MissingKey {
+        /// The file.
+        origin: String,
+        /// The missing key.
+        key: String,
+        /// Why it is needed.
+        because: String,
+    },
 }

@@ -7,12 +7,16 @@
 //! or nested (`parallelism: {default: 4}`). Unknown keys and ill-typed values are
 //! errors that name the file, the line and the key.
 
+mod checkpointing;
 mod error;
+mod fault;
 mod options;
 mod values;
 mod yaml;
 
+pub use checkpointing::{CheckpointingConfig, CheckpointingMode, RestartStrategyConfig};
 pub use error::ConfigError;
+pub use fault::FaultInjection;
 pub use options::{ConfigOption, OPTIONS, ValueKind};
 pub use values::{BufferTimeout, parse_duration, parse_memory_size};
 
@@ -52,6 +56,13 @@ pub struct Configuration {
     pub auto_watermark_interval: Duration,
     /// `state.backend.type`: where keyed state lives (`hashmap`: in memory).
     pub state_backend: StateBackendType,
+    /// `execution.checkpointing.*`: checkpoints (disabled by default).
+    pub checkpointing: CheckpointingConfig,
+    /// `restart-strategy.*`: what happens after a failure; `None` uses
+    /// [`RestartStrategyConfig::default_for`] the checkpointing settings.
+    pub restart_strategy: Option<RestartStrategyConfig>,
+    /// `execution.fault-injection.*`: a failure to inject, for testing recovery.
+    pub fault_injection: Option<FaultInjection>,
 }
 
 /// The keyed state backend (`state.backend.type`).
@@ -74,11 +85,21 @@ impl Default for Configuration {
             operator_chaining: true,
             auto_watermark_interval: Duration::from_millis(200),
             state_backend: StateBackendType::HashMap,
+            checkpointing: CheckpointingConfig::default(),
+            restart_strategy: None,
+            fault_injection: None,
         }
     }
 }
 
 impl Configuration {
+    /// The restart strategy in effect: the configured one, or the default for
+    /// the checkpointing settings.
+    pub fn effective_restart_strategy(&self) -> RestartStrategyConfig {
+        self.restart_strategy
+            .unwrap_or_else(|| RestartStrategyConfig::default_for(&self.checkpointing))
+    }
+
     /// Parses YAML text; `origin` names it in errors (usually the file path).
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let entries = yaml::flatten(text, origin)?;
@@ -100,6 +121,17 @@ impl Configuration {
                 expected: expected.to_string(),
             };
             let v = entry.value.as_str();
+            let parsed = checkpointing::parse(
+                option.key,
+                v,
+                &mut config.checkpointing,
+                &mut config.restart_strategy,
+            )
+            .or_else(|| fault::parse(option.key, v, &mut config.fault_injection));
+            if let Some(result) = parsed {
+                result.map_err(bad)?;
+                continue;
+            }
             match option.key {
                 "parallelism.default" => {
                     config.default_parallelism =
@@ -149,6 +181,15 @@ impl Configuration {
                 }
                 other => unreachable!("option {other} is in the table but has no parser"),
             }
+        }
+        if let Some(f) = &config.fault_injection
+            && f.operator.is_empty()
+        {
+            return Err(ConfigError::MissingKey {
+                origin: origin.to_string(),
+                key: "execution.fault-injection.operator".to_string(),
+                because: "another `execution.fault-injection` key is set".to_string(),
+            });
         }
         if buffer_timeout_enabled == Some(false) {
             config.buffer_timeout = BufferTimeout::Disabled;
@@ -310,6 +351,106 @@ mod tests {
     }
 
     #[test]
+    fn checkpointing_and_restart_keys_parse() {
+        let c = Configuration::from_yaml_str(
+            "execution.checkpointing.interval: 1 s\n\
+             execution.checkpointing.mode: AT_LEAST_ONCE\n\
+             execution.checkpointing.dir: file:///tmp/ckpt\n\
+             execution.checkpointing.num-retained: 3\n\
+             restart-strategy.type: failure-rate\n\
+             restart-strategy.failure-rate.max-failures-per-interval: 5\n",
+            "c",
+        )
+        .unwrap();
+        assert_eq!(c.checkpointing.interval, Some(Duration::from_secs(1)));
+        assert_eq!(c.checkpointing.mode, CheckpointingMode::AtLeastOnce);
+        assert_eq!(c.checkpointing.dir.as_deref(), Some(Path::new("/tmp/ckpt")));
+        assert_eq!(c.checkpointing.num_retained, 3);
+        assert_eq!(
+            c.effective_restart_strategy(),
+            RestartStrategyConfig::FailureRate {
+                max_failures: 5,
+                interval: Duration::from_secs(60),
+                delay: Duration::from_secs(1),
+            }
+        );
+    }
+
+    #[test]
+    fn restart_parameters_may_come_before_the_type() {
+        let c = Configuration::from_yaml_str(
+            "restart-strategy.fixed-delay.attempts: 7\nrestart-strategy.type: fixed-delay\n",
+            "c",
+        )
+        .unwrap();
+        assert_eq!(
+            c.effective_restart_strategy(),
+            RestartStrategyConfig::FixedDelay {
+                attempts: 7,
+                delay: Duration::from_secs(1),
+            }
+        );
+        let err = Configuration::from_yaml_str(
+            "restart-strategy.type: none\nrestart-strategy.fixed-delay.attempts: 7\n",
+            "c",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("c:2"), "{err}");
+    }
+
+    #[test]
+    fn the_default_restart_strategy_depends_on_checkpointing() {
+        let mut c = Configuration::default();
+        assert_eq!(c.effective_restart_strategy(), RestartStrategyConfig::None);
+        c.checkpointing.interval = Some(Duration::from_secs(1));
+        assert_eq!(
+            c.effective_restart_strategy(),
+            RestartStrategyConfig::FixedDelay {
+                attempts: u32::MAX,
+                delay: Duration::from_secs(1),
+            }
+        );
+    }
+
+    #[test]
+    fn fault_injection_needs_an_operator() {
+        let err =
+            Configuration::from_yaml_str("execution.fault-injection.after-records: 10\n", "c")
+                .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`execution.fault-injection.operator` must be set"),
+            "{err}"
+        );
+        let c = Configuration::from_yaml_str(
+            "execution.fault-injection.operator: Sum\nexecution.fault-injection.after-records: 10\nexecution.fault-injection.failures: 2\n",
+            "c",
+        )
+        .unwrap();
+        let f = c.fault_injection.unwrap();
+        assert_eq!(
+            (f.failure_point(0), f.failure_point(1), f.failure_point(2)),
+            (Some(10), Some(10), None)
+        );
+    }
+
+    #[test]
+    fn seeded_failure_points_are_reproducible_and_in_range() {
+        let mut f = FaultInjection::new("x", 100);
+        f.failures = 50;
+        f.seed = Some(7);
+        let points: Vec<u64> = (0..50).map(|a| f.failure_point(a).unwrap()).collect();
+        assert!(points.iter().all(|p| (1..=100).contains(p)));
+        assert_eq!(
+            points,
+            (0..50)
+                .map(|a| f.failure_point(a).unwrap())
+                .collect::<Vec<_>>()
+        );
+        assert!(points.iter().any(|p| *p != points[0]), "{points:?}");
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         assert_eq!(
             Configuration::from_yaml_str("", "c").unwrap(),
@@ -333,8 +474,11 @@ mod tests {
 
     #[test]
     fn every_option_in_the_table_parses_its_default() {
-        for option in OPTIONS {
-            let text = format!("{}: {}", option.key, option.default);
+        for option in OPTIONS.iter().filter(|o| !o.default.is_empty()) {
+            let mut text = format!("{}: {}", option.key, option.default);
+            if option.key.starts_with("execution.fault-injection.") {
+                text.push_str("\nexecution.fault-injection.operator: Map");
+            }
             Configuration::from_yaml_str(&text, "defaults")
                 .unwrap_or_else(|e| panic!("{}: {e}", option.key));
         }

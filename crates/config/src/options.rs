@@ -15,6 +15,12 @@ pub enum ValueKind {
     MemorySize,
     /// One of a fixed set of names.
     Choice,
+    /// A decimal number.
+    Float,
+    /// A path or URI.
+    Path,
+    /// Free text (a name).
+    Text,
 }
 
 impl ValueKind {
@@ -27,6 +33,9 @@ impl ValueKind {
             ValueKind::Duration => "a duration such as `100 ms` or `5 s`",
             ValueKind::MemorySize => "a memory size such as `32kb`",
             ValueKind::Choice => "one of the documented names",
+            ValueKind::Float => "a number",
+            ValueKind::Path => "a path",
+            ValueKind::Text => "a name",
         }
     }
 }
@@ -105,6 +114,180 @@ pub const OPTIONS: &[ConfigOption] = &[
         kind: ValueKind::Duration,
         default: "200 ms",
         description: "Period at which periodic watermark generators emit; 0 disables periodic emission.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.interval",
+        kind: ValueKind::Duration,
+        default: "0 ms",
+        description: "Time between checkpoints; 0 (the default) disables checkpointing.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.mode",
+        kind: ValueKind::Choice,
+        default: "EXACTLY_ONCE",
+        description: "`EXACTLY_ONCE` (aligned barriers) or `AT_LEAST_ONCE` (no alignment; records may be replayed twice after a restore).",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.timeout",
+        kind: ValueKind::Duration,
+        default: "10 min",
+        description: "A checkpoint not complete after this long is aborted.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.min-pause",
+        kind: ValueKind::Duration,
+        default: "0 ms",
+        description: "Least time between the end of one checkpoint and the start of the next.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.max-concurrent-checkpoints",
+        kind: ValueKind::PositiveInt,
+        default: "1",
+        description: "Checkpoints that may be in progress at once.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.num-retained",
+        kind: ValueKind::PositiveInt,
+        default: "1",
+        description: "Completed checkpoints kept; older ones are deleted.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.tolerable-failed-checkpoints",
+        kind: ValueKind::NonNegativeInt,
+        default: "0",
+        description: "Failed checkpoints in a row tolerated before the job fails.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.unaligned.enabled",
+        kind: ValueKind::Bool,
+        default: "false",
+        description: "Unaligned checkpoints: barriers overtake buffered records, which are stored with the checkpoint.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.aligned-checkpoint-timeout",
+        kind: ValueKind::Duration,
+        default: "0 ms",
+        description: "With unaligned checkpoints: start aligned and switch to unaligned after this long (0: unaligned at once).",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.dir",
+        kind: ValueKind::Path,
+        default: "",
+        description: "Directory checkpoints are written to; unset keeps them in the memory of the process.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.savepoint-dir",
+        kind: ValueKind::Path,
+        default: "",
+        description: "Default directory for savepoints.",
+    },
+    ConfigOption {
+        key: "execution.checkpointing.incremental",
+        kind: ValueKind::Bool,
+        default: "false",
+        description: "With the `rocksdb` backend: checkpoints upload only the files new since the last one.",
+    },
+    ConfigOption {
+        key: "restart-strategy.type",
+        kind: ValueKind::Choice,
+        default: "none",
+        description: "`none`, `fixed-delay`, `failure-rate` or `exponential-delay`. Unset: `none` without checkpointing, `fixed-delay` (unlimited attempts, 1 s) with it.",
+    },
+    ConfigOption {
+        key: "restart-strategy.fixed-delay.attempts",
+        kind: ValueKind::PositiveInt,
+        default: "1",
+        description: "Restarts before the job fails.",
+    },
+    ConfigOption {
+        key: "restart-strategy.fixed-delay.delay",
+        kind: ValueKind::Duration,
+        default: "1 s",
+        description: "Wait before each restart.",
+    },
+    ConfigOption {
+        key: "restart-strategy.failure-rate.max-failures-per-interval",
+        kind: ValueKind::PositiveInt,
+        default: "1",
+        description: "The job fails at the failure that makes this many within the interval (Flink's rule).",
+    },
+    ConfigOption {
+        key: "restart-strategy.failure-rate.failure-rate-interval",
+        kind: ValueKind::Duration,
+        default: "1 min",
+        description: "The window failures are counted in.",
+    },
+    ConfigOption {
+        key: "restart-strategy.failure-rate.delay",
+        kind: ValueKind::Duration,
+        default: "1 s",
+        description: "Wait before each restart.",
+    },
+    ConfigOption {
+        key: "restart-strategy.exponential-delay.initial-backoff",
+        kind: ValueKind::Duration,
+        default: "1 s",
+        description: "Wait before the first restart.",
+    },
+    ConfigOption {
+        key: "restart-strategy.exponential-delay.max-backoff",
+        kind: ValueKind::Duration,
+        default: "1 min",
+        description: "Longest wait.",
+    },
+    ConfigOption {
+        key: "restart-strategy.exponential-delay.backoff-multiplier",
+        kind: ValueKind::Float,
+        default: "1.5",
+        description: "Growth of the wait per failure.",
+    },
+    ConfigOption {
+        key: "restart-strategy.exponential-delay.reset-backoff-threshold",
+        kind: ValueKind::Duration,
+        default: "1 h",
+        description: "Running this long without failure resets the wait.",
+    },
+    ConfigOption {
+        key: "restart-strategy.exponential-delay.jitter-factor",
+        kind: ValueKind::Float,
+        default: "0.1",
+        description: "Random spread of each wait, as a fraction of it.",
+    },
+    ConfigOption {
+        key: "restart-strategy.exponential-delay.attempts-before-reset-backoff",
+        kind: ValueKind::PositiveInt,
+        default: "2147483647",
+        description: "Restarts allowed before the wait resets.",
+    },
+    ConfigOption {
+        key: "execution.fault-injection.operator",
+        kind: ValueKind::Text,
+        default: "",
+        description: "Inject a failure: the name of the operator to fail (for testing recovery).",
+    },
+    ConfigOption {
+        key: "execution.fault-injection.subtask",
+        kind: ValueKind::NonNegativeInt,
+        default: "0",
+        description: "Which subtask of that operator fails.",
+    },
+    ConfigOption {
+        key: "execution.fault-injection.after-records",
+        kind: ValueKind::PositiveInt,
+        default: "1000",
+        description: "It fails after receiving this many records in an attempt (with a seed: a random count up to this).",
+    },
+    ConfigOption {
+        key: "execution.fault-injection.failures",
+        kind: ValueKind::PositiveInt,
+        default: "1",
+        description: "How many attempts fail; the next one runs clean.",
+    },
+    ConfigOption {
+        key: "execution.fault-injection.seed",
+        kind: ValueKind::NonNegativeInt,
+        default: "0",
+        description: "Draw each failure point at random from this seed.",
     },
 ];
 

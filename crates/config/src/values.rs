@@ -33,6 +33,10 @@ pub(crate) fn parse_non_negative(v: &str) -> Option<u32> {
     v.trim().parse::<u32>().ok()
 }
 
+pub(crate) fn parse_float(v: &str) -> Option<f64> {
+    v.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
 pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" => Some(true),

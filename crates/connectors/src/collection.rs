@@ -1,9 +1,10 @@
 //! `from_elements` / `from_collection` / `from_iter`: a bounded, non-parallel
-//! source over values held in memory.
+//! source over values held in memory. Checkpoints record how many values were
+//! emitted; a restored reader skips them.
 
 use crate::RECORDS_PER_POLL;
 use runnel_runtime::source::{
-    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext,
+    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,
 };
 use runnel_runtime::{BoxError, InputStatus};
 use runnel_types::Data;
@@ -36,6 +37,30 @@ impl<T: Data + Sync> Source<T> for CollectionSource<T> {
             next: 0,
         })
     }
+
+    fn restore_reader(
+        &self,
+        _ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<Self::Reader, BoxError> {
+        Ok(CollectionReader {
+            items: self.items.clone(),
+            next: restored_position(&splits, self.items.len() as u64)? as usize,
+        })
+    }
+}
+
+/// The position in a restored single split; none left means everything was read.
+fn restored_position(splits: &[SplitState], everything: u64) -> Result<u64, BoxError> {
+    match splits {
+        [] => Ok(everything),
+        [one] => one.decode::<u64>(),
+        more => Err(format!(
+            "a non-parallel source was restored with {} splits; it has one",
+            more.len()
+        )
+        .into()),
+    }
 }
 
 /// Reads a [`CollectionSource`].
@@ -56,6 +81,13 @@ impl<T: Data + Sync> SourceReader<T> for CollectionReader<T> {
         } else {
             InputStatus::MoreAvailable
         })
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        if self.next == self.items.len() {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(Some(vec![SplitState::encode(&(self.next as u64))?]))
     }
 }
 
@@ -84,6 +116,32 @@ where
     fn create_reader(&self, _ctx: &SourceReaderContext) -> Result<Self::Reader, BoxError> {
         Ok(IteratorReader {
             iter: self.iter.clone(),
+            emitted: 0,
+            done: false,
+        })
+    }
+
+    fn restore_reader(
+        &self,
+        _ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<Self::Reader, BoxError> {
+        if splits.is_empty() {
+            return Ok(IteratorReader {
+                iter: self.iter.clone(),
+                emitted: 0,
+                done: true,
+            });
+        }
+        let emitted = restored_position(&splits, 0)?;
+        let mut iter = self.iter.clone();
+        for _ in 0..emitted {
+            iter.next();
+        }
+        Ok(IteratorReader {
+            iter,
+            emitted,
+            done: false,
         })
     }
 }
@@ -91,16 +149,34 @@ where
 /// Reads an [`IteratorSource`].
 pub struct IteratorReader<I> {
     iter: I,
+    emitted: u64,
+    done: bool,
 }
 
 impl<T: Data, I: Iterator<Item = T> + 'static> SourceReader<T> for IteratorReader<I> {
     fn poll_next(&mut self, output: &mut SourceOutput<'_, T>) -> Result<InputStatus, BoxError> {
+        if self.done {
+            return Ok(InputStatus::EndOfInput);
+        }
         for _ in 0..RECORDS_PER_POLL {
             match self.iter.next() {
-                Some(v) => output.collect(v),
-                None => return Ok(InputStatus::EndOfInput),
+                Some(v) => {
+                    self.emitted += 1;
+                    output.collect(v)
+                }
+                None => {
+                    self.done = true;
+                    return Ok(InputStatus::EndOfInput);
+                }
             }
         }
         Ok(InputStatus::MoreAvailable)
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        if self.done {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(Some(vec![SplitState::encode(&self.emitted)?]))
     }
 }

@@ -7,13 +7,18 @@
 //! the directory at the monitoring interval and reads the new files that hash to it;
 //! the source never ends. Files should appear atomically (write elsewhere, then
 //! move), as with Flink's file source.
+//!
+//! Checkpoints record every split not finished yet with the byte offset and line
+//! number its next line starts at, and (continuous mode) the files already
+//! taken, so a restored reader continues at the next line.
 
 use crate::RECORDS_PER_POLL;
 use crate::error::ConnectorError;
 use runnel_runtime::source::{
-    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext,
+    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,
 };
 use runnel_runtime::{BoxError, InputStatus};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -58,11 +63,23 @@ impl TextFileSource {
 }
 
 /// One byte range of one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct FileSplit {
     path: PathBuf,
     start: u64,
     end: u64,
+    /// Where reading resumes after a restore: the offset `start` begins a line
+    /// (numbered `line`, when known), so nothing is skipped.
+    resume_line: Option<Option<u64>>,
+}
+
+/// A split as a checkpoint stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum FileSplitState {
+    /// Bytes still to read.
+    Range(FileSplit),
+    /// A file continuous mode has already taken.
+    Seen(PathBuf),
 }
 
 fn list_files(root: &Path) -> Result<Vec<(PathBuf, u64)>, ConnectorError> {
@@ -125,6 +142,7 @@ fn splits_for(files: &[(PathBuf, u64)], index: u32, parallelism: u32) -> Vec<Fil
                 path: path.clone(),
                 start: 0,
                 end: 0,
+                resume_line: None,
             });
             continue;
         }
@@ -135,6 +153,7 @@ fn splits_for(files: &[(PathBuf, u64)], index: u32, parallelism: u32) -> Vec<Fil
                 path: path.clone(),
                 start,
                 end,
+                resume_line: None,
             });
             start = end;
         }
@@ -181,6 +200,36 @@ impl Source<String> for TextFileSource {
             raw: Vec::new(),
         })
     }
+
+    fn restore_reader(
+        &self,
+        ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<Self::Reader, BoxError> {
+        let rt = ctx.runtime();
+        let mut pending = Vec::new();
+        let mut seen = HashSet::new();
+        for split in &splits {
+            match split.decode::<FileSplitState>()? {
+                FileSplitState::Range(r) => pending.push(r),
+                FileSplitState::Seen(path) => {
+                    seen.insert(path);
+                }
+            }
+        }
+        pending.sort_by(|a, b| (&a.path, a.start).cmp(&(&b.path, b.start)));
+        Ok(TextFileReader {
+            root: self.path.clone(),
+            mode: self.mode,
+            index: rt.subtask_index(),
+            parallelism: rt.parallelism(),
+            pending: pending.into(),
+            current: None,
+            seen,
+            line: String::new(),
+            raw: Vec::new(),
+        })
+    }
 }
 
 struct OpenSplit {
@@ -214,6 +263,17 @@ impl TextFileReader {
         let file = File::open(&split.path).map_err(read_err)?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut offset = split.start;
+        if let Some(line_number) = split.resume_line {
+            reader
+                .seek(SeekFrom::Start(split.start))
+                .map_err(read_err)?;
+            return Ok(OpenSplit {
+                split,
+                reader,
+                offset,
+                line_number,
+            });
+        }
         if split.start > 0 {
             // The line straddling the split start belongs to the previous split.
             reader
@@ -240,6 +300,7 @@ impl TextFileReader {
                     path,
                     start: 0,
                     end: len,
+                    resume_line: None,
                 });
             }
         }
@@ -326,6 +387,25 @@ impl SourceReader<String> for TextFileReader {
             emitted += 1;
         }
         Ok(InputStatus::MoreAvailable)
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        let mut splits = Vec::new();
+        if let Some(open) = &self.current {
+            splits.push(SplitState::encode(&FileSplitState::Range(FileSplit {
+                path: open.split.path.clone(),
+                start: open.offset,
+                end: open.split.end,
+                resume_line: Some(open.line_number),
+            }))?);
+        }
+        for split in &self.pending {
+            splits.push(SplitState::encode(&FileSplitState::Range(split.clone()))?);
+        }
+        for path in &self.seen {
+            splits.push(SplitState::encode(&FileSplitState::Seen(path.clone()))?);
+        }
+        Ok(Some(splits))
     }
 }
 

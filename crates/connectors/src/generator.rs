@@ -3,9 +3,9 @@
 //! optionally rate limited.
 
 use crate::RECORDS_PER_POLL;
-use crate::split::contiguous_share;
+use crate::split::{IndexRanges, contiguous_share};
 use runnel_runtime::source::{
-    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext,
+    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,
 };
 use runnel_runtime::{BoxError, InputStatus};
 use runnel_types::Data;
@@ -54,23 +54,37 @@ impl<T: Data, F: Fn(u64) -> T + Clone + Send + Sync + 'static> Source<T>
     fn create_reader(&self, ctx: &SourceReaderContext) -> Result<Self::Reader, BoxError> {
         let rt = ctx.runtime();
         let (next, end) = contiguous_share(self.count, rt.subtask_index(), rt.parallelism());
-        Ok(GeneratorReader {
+        Ok(self.reader(ctx, IndexRanges::new(next, end)))
+    }
+
+    fn restore_reader(
+        &self,
+        ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<Self::Reader, BoxError> {
+        Ok(self.reader(ctx, IndexRanges::restore(&splits)?))
+    }
+}
+
+impl<T, F: Clone> DataGeneratorSource<T, F> {
+    fn reader(&self, ctx: &SourceReaderContext, ranges: IndexRanges) -> GeneratorReader<T, F> {
+        GeneratorReader {
             generator: self.generator.clone(),
-            next,
-            end,
-            per_second: self.records_per_second.map(|r| r / rt.parallelism() as f64),
+            ranges,
+            per_second: self
+                .records_per_second
+                .map(|r| r / ctx.runtime().parallelism() as f64),
             started: None,
             emitted: 0,
             _records: PhantomData,
-        })
+        }
     }
 }
 
 /// Reads one subtask's range of a [`DataGeneratorSource`].
 pub struct GeneratorReader<T, F> {
     generator: F,
-    next: u64,
-    end: u64,
+    ranges: IndexRanges,
     per_second: Option<f64>,
     started: Option<Instant>,
     emitted: u64,
@@ -91,16 +105,20 @@ impl<T: Data, F: Fn(u64) -> T + 'static> SourceReader<T> for GeneratorReader<T, 
             }
             budget = budget.min(allowed - self.emitted);
         }
-        let n = budget.min(self.end - self.next);
-        for i in self.next..self.next + n {
-            output.collect((self.generator)(i));
+        if let Some(range) = self.ranges.take(budget) {
+            self.emitted += range.end - range.start;
+            for i in range {
+                output.collect((self.generator)(i));
+            }
         }
-        self.next += n;
-        self.emitted += n;
-        Ok(if self.next >= self.end {
+        Ok(if self.ranges.is_empty() {
             InputStatus::EndOfInput
         } else {
             InputStatus::MoreAvailable
         })
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        self.ranges.snapshot().map(Some)
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod collection;
 pub mod error;
+pub mod exactly_once_file_sink;
 pub mod file_sink;
 pub mod file_source;
 pub mod generator;
@@ -19,6 +20,7 @@ mod split;
 
 pub use collection::{CollectionSource, IteratorSource};
 pub use error::ConnectorError;
+pub use exactly_once_file_sink::{FileSink, FileTransaction, PartFile, RollingPolicy};
 pub use file_sink::{TextFileSink, WriteMode};
 pub use file_source::{FileProcessingMode, TextFileSource};
 pub use generator::DataGeneratorSource;

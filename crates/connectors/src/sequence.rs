@@ -1,10 +1,10 @@
 //! `from_sequence(from, to)`: the numbers `from..=to`, split into contiguous
-//! ranges over the parallel subtasks.
+//! ranges over the parallel subtasks. Checkpoints record how far each range got.
 
 use crate::RECORDS_PER_POLL;
-use crate::split::contiguous_share;
+use crate::split::{IndexRanges, contiguous_share};
 use runnel_runtime::source::{
-    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext,
+    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,
 };
 use runnel_runtime::{BoxError, InputStatus};
 
@@ -38,30 +38,45 @@ impl Source<u64> for NumberSequenceSource {
         let rt = ctx.runtime();
         let (start, end) = contiguous_share(total, rt.subtask_index(), rt.parallelism());
         Ok(SequenceReader {
-            next: self.from.wrapping_add(start),
-            remaining: end - start,
+            from: self.from,
+            ranges: IndexRanges::new(start, end),
+        })
+    }
+
+    fn restore_reader(
+        &self,
+        _ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<Self::Reader, BoxError> {
+        Ok(SequenceReader {
+            from: self.from,
+            ranges: IndexRanges::restore(&splits)?,
         })
     }
 }
 
-/// Reads one subtask's range of a [`NumberSequenceSource`].
+/// Reads one subtask's ranges of a [`NumberSequenceSource`] (offsets from
+/// `from`).
 pub struct SequenceReader {
-    next: u64,
-    remaining: u64,
+    from: u64,
+    ranges: IndexRanges,
 }
 
 impl SourceReader<u64> for SequenceReader {
     fn poll_next(&mut self, output: &mut SourceOutput<'_, u64>) -> Result<InputStatus, BoxError> {
-        let n = self.remaining.min(RECORDS_PER_POLL as u64);
-        for _ in 0..n {
-            output.collect(self.next);
-            self.next = self.next.wrapping_add(1);
+        if let Some(range) = self.ranges.take(RECORDS_PER_POLL as u64) {
+            for i in range {
+                output.collect(self.from.wrapping_add(i));
+            }
         }
-        self.remaining -= n;
-        Ok(if self.remaining == 0 {
+        Ok(if self.ranges.is_empty() {
             InputStatus::EndOfInput
         } else {
             InputStatus::MoreAvailable
         })
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        self.ranges.snapshot().map(Some)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A *channel* connects one producer subtask to one consumer subtask on one job edge
 //! and carries [`ChannelMessage`]s in order: buffers of serialized stream elements
-//! (records and watermarks) and events (end of partition; barriers later). The
+//! (records and watermarks) and events (end of partition, checkpoint barriers). The
 //! [`Transport`] trait hides where the other end lives: [`LocalTransport`] connects
 //! subtasks in one process through bounded queues; a TCP transport (cluster mode)
 //! implements the same trait. Channels are bounded in buffers, so a slow consumer

@@ -1,6 +1,7 @@
 //! The transport abstraction: how a task obtains the ends of its channels.
 
 use crate::{NetworkError, TaskSignal};
+use runnel_types::CheckpointBarrier;
 use std::fmt;
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ impl fmt::Display for ChannelId {
 pub enum ChannelMessage {
     /// A buffer of serialized stream elements.
     Buffer(Vec<u8>),
+    /// A checkpoint barrier: everything before it on this channel belongs to the
+    /// checkpoint.
+    Barrier(CheckpointBarrier),
     /// The producer has sent everything; nothing follows on this channel.
     EndOfPartition,
 }

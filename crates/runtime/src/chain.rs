@@ -10,13 +10,16 @@
 //! Links catch panics and turn errors of user code into [`TaskError`]s naming the
 //! operator and subtask.
 
+use crate::checkpointing::TaskSnapshotBuilder;
 use crate::context::RuntimeContext;
 use crate::error::{BoxError, TaskError, panic_message};
+use crate::fault::InjectedFault;
 use crate::metrics::Counter;
 use crate::operator::{InputSide, OneInputOperator, TwoInputOperator};
 use crate::output::{Output, OutputFailure};
 use crate::watermark::CombinedWatermark;
-use runnel_types::{StreamRecord, Watermark, WatermarkStatus};
+use runnel_checkpoint::OperatorId;
+use runnel_types::{CheckpointId, StreamRecord, Watermark, WatermarkStatus};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Lifecycle calls that recurse down a chain.
@@ -32,6 +35,13 @@ pub trait ChainNode {
     /// Processing time reached `now`: operators with due timers fire them, then
     /// the call moves down the chain.
     fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError>;
+    /// A checkpoint passes: flush what was emitted before it, write this
+    /// member's state into `snapshot`, and pass the barrier on (writers send it
+    /// on every channel unless the request says not to).
+    fn snapshot_state(&mut self, snapshot: &mut TaskSnapshotBuilder) -> Result<(), TaskError>;
+    /// Checkpoint `id` completed (`complete`) or was aborted; tells this member,
+    /// then everything downstream.
+    fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError>;
 }
 
 /// A chain member that takes records of type `T`: an operator link or a record
@@ -83,12 +93,44 @@ fn settle<T: runnel_types::Data>(
     }
 }
 
+/// Snapshots one operator of a chain and passes the barrier on.
+fn snapshot_link<T: runnel_types::Data>(
+    ctx: &RuntimeContext,
+    operator: &OperatorId,
+    out: &mut Output<T>,
+    snapshot: &mut TaskSnapshotBuilder,
+    snapshot_op: impl FnOnce(
+        &mut crate::checkpointing::StateSnapshotContext<'_>,
+    ) -> Result<(), BoxError>,
+) -> Result<(), TaskError> {
+    out.flush()?;
+    {
+        let mut state = snapshot.operator(operator.clone());
+        call_user(ctx, || snapshot_op(&mut state))?;
+    }
+    out.snapshot_targets(snapshot)
+}
+
+/// Tells one operator of a chain about a checkpoint, then its outputs.
+fn notify_link<T: runnel_types::Data>(
+    ctx: &RuntimeContext,
+    out: &mut Output<T>,
+    id: CheckpointId,
+    complete: bool,
+    notify_op: impl FnOnce(CheckpointId, bool) -> Result<(), BoxError>,
+) -> Result<(), TaskError> {
+    call_user(ctx, || notify_op(id, complete))?;
+    out.notify_targets(id, complete)
+}
+
 /// A one-input operator in a chain.
 pub struct OneInputLink<Op: OneInputOperator> {
     op: Op,
     out: Output<Op::Out>,
     ctx: RuntimeContext,
+    operator: OperatorId,
     records_in: Counter,
+    fault: Option<InjectedFault>,
 }
 
 impl<Op: OneInputOperator> OneInputLink<Op> {
@@ -97,9 +139,17 @@ impl<Op: OneInputOperator> OneInputLink<Op> {
         OneInputLink {
             op,
             out,
+            operator: ctx.state_operator_id(),
             ctx,
             records_in,
+            fault: None,
         }
+    }
+
+    /// Fails the task after this many records in (fault injection).
+    pub(crate) fn with_fault(mut self, fault: Option<InjectedFault>) -> Self {
+        self.fault = fault;
+        self
     }
 }
 
@@ -132,12 +182,37 @@ impl<Op: OneInputOperator> ChainNode for OneInputLink<Op> {
         self.out.flush()?;
         self.out.targets_on_processing_time(now)
     }
+
+    fn snapshot_state(&mut self, snapshot: &mut TaskSnapshotBuilder) -> Result<(), TaskError> {
+        let op = &mut self.op;
+        snapshot_link(
+            &self.ctx,
+            &self.operator,
+            &mut self.out,
+            snapshot,
+            |state| op.snapshot_state(state),
+        )
+    }
+
+    fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {
+        let op = &mut self.op;
+        notify_link(&self.ctx, &mut self.out, id, complete, |id, complete| {
+            if complete {
+                op.notify_checkpoint_complete(id)
+            } else {
+                op.notify_checkpoint_aborted(id)
+            }
+        })
+    }
 }
 
 impl<Op: OneInputOperator> ChainedInput<Op::In> for OneInputLink<Op> {
     #[inline]
     fn process_batch(&mut self, batch: &mut Vec<StreamRecord<Op::In>>) -> Result<(), TaskError> {
         self.records_in.inc_by(batch.len() as u64);
+        if let Some(fault) = &mut self.fault {
+            fault.count(batch.len() as u64)?;
+        }
         let (op, out) = (&mut self.op, &mut self.out);
         let result = call_user(&self.ctx, || op.process_batch(batch, out));
         settle(&self.ctx, &mut self.out, result)?;
@@ -170,8 +245,10 @@ pub struct TwoInputLink<Op: TwoInputOperator> {
     op: Op,
     out: Output<Op::Out>,
     ctx: RuntimeContext,
+    operator: OperatorId,
     records_in: Counter,
     watermarks: CombinedWatermark,
+    fault: Option<InjectedFault>,
 }
 
 impl<Op: TwoInputOperator> TwoInputLink<Op> {
@@ -180,10 +257,18 @@ impl<Op: TwoInputOperator> TwoInputLink<Op> {
         TwoInputLink {
             op,
             out,
+            operator: ctx.state_operator_id(),
             ctx,
             records_in,
             watermarks: CombinedWatermark::new(2),
+            fault: None,
         }
+    }
+
+    /// Fails the task after this many records in (fault injection).
+    pub(crate) fn with_fault(mut self, fault: Option<InjectedFault>) -> Self {
+        self.fault = fault;
+        self
     }
 
     /// Processes a batch of the first input.
@@ -208,6 +293,9 @@ impl<Op: TwoInputOperator> TwoInputLink<Op> {
         process: impl Fn(&mut Op, StreamRecord<I>, &mut Output<Op::Out>) -> Result<(), BoxError>,
     ) -> Result<(), TaskError> {
         self.records_in.inc_by(batch.len() as u64);
+        if let Some(fault) = &mut self.fault {
+            fault.count(batch.len() as u64)?;
+        }
         let (op, out) = (&mut self.op, &mut self.out);
         let result = call_user(&self.ctx, || {
             for r in batch.drain(..) {
@@ -307,5 +395,27 @@ impl<Op: TwoInputOperator> ChainNode for TwoInputLink<Op> {
         settle(&self.ctx, &mut self.out, result)?;
         self.out.flush()?;
         self.out.targets_on_processing_time(now)
+    }
+
+    fn snapshot_state(&mut self, snapshot: &mut TaskSnapshotBuilder) -> Result<(), TaskError> {
+        let op = &mut self.op;
+        snapshot_link(
+            &self.ctx,
+            &self.operator,
+            &mut self.out,
+            snapshot,
+            |state| op.snapshot_state(state),
+        )
+    }
+
+    fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {
+        let op = &mut self.op;
+        notify_link(&self.ctx, &mut self.out, id, complete, |id, complete| {
+            if complete {
+                op.notify_checkpoint_complete(id)
+            } else {
+                op.notify_checkpoint_aborted(id)
+            }
+        })
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::error::OperatorInstance;
+use runnel_checkpoint::OperatorId;
 use runnel_types::NodeId;
 use std::sync::Arc;
 
@@ -77,6 +78,12 @@ impl RuntimeContext {
     /// The operator's uid, if one was set.
     pub fn uid(&self) -> Option<&str> {
         self.uid.as_deref()
+    }
+
+    /// The id the operator's state is stored under in checkpoints: its uid, or
+    /// its position in the graph.
+    pub fn state_operator_id(&self) -> OperatorId {
+        OperatorId::of(self.uid(), self.operator_id)
     }
 
     /// This instance's index, `0..parallelism`.

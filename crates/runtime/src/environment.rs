@@ -7,9 +7,11 @@
 //! next operator of the chain or to a record writer.
 
 use crate::chain::ChainedInput;
+use crate::checkpointing::TaskCheckpointer;
 use crate::clock::Clock;
 use crate::context::RuntimeContext;
 use crate::error::{OperatorInstance, TaskError};
+use crate::fault::InjectedFault;
 use crate::input::InputGate;
 use crate::metrics::{Counter, OperatorCounters};
 use crate::output::{ErasedOutput, MainOutput, Output, OutputTag};
@@ -21,6 +23,7 @@ use crate::partitioning::{
 use crate::processor::StreamInputProcessor;
 use crate::time::ProcessingTimeService;
 use crate::writer::RecordWriter;
+use runnel_checkpoint::{OperatorSubtaskState, RestoredJob};
 use runnel_config::{BufferTimeout, Configuration};
 use runnel_network::{ChannelId, OutputChannel, TaskSignal, Transport};
 use runnel_plan::{JobVertex, Partitioner, Plan};
@@ -36,6 +39,8 @@ pub struct ExecutableJob {
     pub factories: Vec<Arc<dyn NodeFactory>>,
     /// The job's configuration.
     pub config: Configuration,
+    /// A savepoint or checkpoint to start from.
+    pub restore: Option<crate::job_master::RestoreSettings>,
 }
 
 /// Builds the input side of a task whose chain starts at this node.
@@ -254,6 +259,8 @@ pub struct TaskEnvironment<'a> {
     pub(crate) task_name: Arc<str>,
     pub(crate) job_name: Arc<str>,
     pub(crate) time: ProcessingTimeService,
+    pub(crate) checkpointer: TaskCheckpointer,
+    pub(crate) restored: Arc<RestoredJob>,
 }
 
 impl TaskEnvironment<'_> {
@@ -289,7 +296,32 @@ impl TaskEnvironment<'_> {
             auto_watermark_interval: self.job.config.auto_watermark_interval,
             state_backend: self.job.config.state_backend,
             counters: self.counters(node),
+            restored: self.restored_state(node).cloned().map(Arc::new),
+            checkpointing: self.checkpointer.is_enabled(),
         }
+    }
+
+    /// The state `node`'s instance in this subtask is restored with, if any.
+    pub fn restored_state(&self, node: NodeId) -> Option<&OperatorSubtaskState> {
+        let id = self.runtime_context(node).state_operator_id();
+        self.restored.state_of(&id, self.subtask)
+    }
+
+    /// This task's link to the job master for checkpoints.
+    pub fn checkpointer(&self) -> &TaskCheckpointer {
+        &self.checkpointer
+    }
+
+    /// The injected failure for `node`'s instance in this subtask and attempt,
+    /// if the configuration asks for one.
+    pub(crate) fn injected_fault(&self, node: NodeId) -> Option<InjectedFault> {
+        let fault = self.job.config.fault_injection.as_ref()?;
+        let ctx = self.runtime_context(node);
+        if ctx.operator_name() != fault.operator || fault.subtask != self.subtask {
+            return None;
+        }
+        let after = fault.failure_point(self.attempt)?;
+        Some(InjectedFault::new(after, ctx.instance(), self.attempt))
     }
 
     /// The task's processing-time service.

@@ -91,6 +91,24 @@ pub enum TaskError {
         /// What went wrong.
         message: String,
     },
+    /// A failure injected on purpose (`execution.fault-injection.*`).
+    #[error("operator {at}: injected failure after {records} records (attempt {attempt})")]
+    InjectedFailure {
+        /// Where.
+        at: OperatorInstance,
+        /// After how many records.
+        records: u64,
+        /// In which attempt of the job.
+        attempt: u32,
+    },
+    /// A checkpoint could not be taken or restored.
+    #[error("task `{task}`: {message}")]
+    Checkpoint {
+        /// The task.
+        task: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The task was cancelled.
     #[error("task cancelled")]
     Cancelled,
@@ -103,7 +121,8 @@ impl TaskError {
             TaskError::UserFunction { .. }
             | TaskError::UserPanic { .. }
             | TaskError::Codec { .. } => Fault::User,
-            TaskError::Network { .. } => Fault::External,
+            TaskError::Network { .. } | TaskError::InjectedFailure { .. } => Fault::External,
+            TaskError::Checkpoint { .. } => Fault::External,
             TaskError::Deployment { .. } => Fault::Internal,
             TaskError::Cancelled => Fault::User,
         }
@@ -140,6 +159,14 @@ pub enum JobError {
     Cancelled {
         /// The job's name.
         job: String,
+    },
+    /// A savepoint could not be taken.
+    #[error("job `{job}`: savepoint failed: {message}")]
+    Savepoint {
+        /// The job's name.
+        job: String,
+        /// Why.
+        message: String,
     },
     /// The job could not be started.
     #[error("job `{job}` cannot start: {message}")]

@@ -2,30 +2,26 @@
 //! connected by the in-process transport (embedded mode, A4).
 //!
 //! It is the same task code the cluster runs; only the transport and who spawns the
-//! threads differ. On the first task failure it cancels the others and reports
-//! that failure (the root cause, not the cancellations it caused).
+//! threads differ. A job master thread (see `job_master`) deploys the tasks,
+//! coordinates checkpoints and, on the first task failure, cancels the others and
+//! either restarts the job from its latest checkpoint (with a restart strategy)
+//! or reports that failure (the root cause, not the cancellations it caused).
 
 use crate::clock::{Clock, SystemClock};
-use crate::environment::{CounterRegistry, ExecutableJob, TaskEnvironment};
-use crate::error::{JobError, TaskError};
-use crate::metrics::OperatorCounters;
-use crate::task::{StreamTask, is_consequence_of_cancellation};
-use crate::time::ProcessingTimeService;
-use runnel_config::BufferTimeout;
-use runnel_network::{ChannelId, LocalTransport, TaskSignal, Transport};
-use runnel_types::{JobVertexId, NodeId};
+use crate::environment::{CounterRegistry, ExecutableJob};
+use crate::error::JobError;
+use crate::job_master::{JobMaster, MasterEvent, operator_totals, random_hex};
+use runnel_types::{NodeId, SnapshotKind};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Records handed between chained operators in one call.
 pub const DEFAULT_BATCH_SIZE: usize = 512;
-
-/// How long cancelled tasks get to stop before they are abandoned.
-const CANCELLATION_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs jobs inside this process.
 #[derive(Debug, Clone)]
@@ -48,10 +44,23 @@ impl Default for LocalExecutor {
 pub struct JobExecutionResult {
     /// The job's name.
     pub job_name: String,
+    /// The id of this run of the job (its checkpoints are under a directory of
+    /// this name).
+    pub job_id: String,
     /// Time from the start of the first task to the end of the last.
     pub net_runtime: Duration,
-    /// Records in and out per operator, summed over its subtasks, in node order.
+    /// Records in and out per operator, summed over its subtasks, in node order
+    /// (of the last attempt, if the job restarted).
     pub operators: Vec<OperatorResult>,
+    /// How many times the job restarted after a failure.
+    pub restarts: u32,
+    /// Checkpoints completed (including the final one of a job with
+    /// checkpoints).
+    pub completed_checkpoints: u64,
+    /// Where the latest retained checkpoint is.
+    pub latest_checkpoint: Option<String>,
+    /// With stop-with-savepoint: where the savepoint is.
+    pub stopped_with_savepoint: Option<String>,
 }
 
 /// The totals of one operator.
@@ -101,185 +110,70 @@ impl LocalExecutor {
         self.submit(job)?.wait()
     }
 
-    /// Starts `job` and returns a handle to wait for or cancel it.
+    /// Starts `job` and returns a handle to wait for, cancel or savepoint it.
     pub fn submit(&self, job: ExecutableJob) -> Result<JobClient, JobError> {
         let job = Arc::new(job);
-        let plan = &job.plan;
-        let job_name = plan.stream_graph.job_name.clone();
-        let transport: Arc<dyn Transport> = Arc::new(LocalTransport::new(channel_capacities(&job)));
-
-        let mut counters: CounterRegistry = HashMap::new();
-        for node in &plan.stream_graph.nodes {
-            for s in 0..node.parallelism {
-                counters.insert((node.id, s), OperatorCounters::default());
-            }
-        }
-        let counters = Arc::new(counters);
-
-        let flush_interval = match job.config.buffer_timeout {
-            BufferTimeout::Interval(d) if !d.is_zero() => Some(d),
-            _ => None,
-        };
-        let (tx, rx) = mpsc::channel();
-        let mut signals = Vec::new();
-        let mut threads = Vec::new();
-        let started = Instant::now();
-        for vertex in &plan.job_graph.vertices {
-            for subtask in 0..vertex.parallelism {
-                let signal = Arc::new(TaskSignal::new());
-                signals.push(signal.clone());
-                let (job, transport, counters, clock, tx) = (
-                    job.clone(),
-                    transport.clone(),
-                    counters.clone(),
-                    self.clock.clone(),
-                    tx.clone(),
-                );
-                let vertex_id = vertex.id;
-                let batch_size = self.batch_size;
-                let name = format!("{} ({}/{})", vertex.name, subtask + 1, vertex.parallelism);
-                let spawned = std::thread::Builder::new()
-                    .name(name.clone())
-                    .spawn(move || {
-                        signal.bind_current_thread();
-                        clock.register(&signal);
-                        let vertex = job.plan.job_graph.vertex(vertex_id);
-                        let mut env = TaskEnvironment {
-                            job: &job,
-                            vertex,
-                            subtask,
-                            attempt: 0,
-                            transport: transport.as_ref(),
-                            signal: &signal,
-                            clock: &clock,
-                            counters: &counters,
-                            batch_size,
-                            task_name: Arc::from(vertex.name.as_str()),
-                            job_name: Arc::from(job.plan.stream_graph.job_name.as_str()),
-                            time: ProcessingTimeService::new(clock.clone()),
-                        };
-                        let built = job.factories[vertex.head.index()].create_head(&mut env);
-                        match built {
-                            Ok(processor) => {
-                                let time = env.time.clone();
-                                let mut task = StreamTask::new(
-                                    signal.clone(),
-                                    processor,
-                                    flush_interval,
-                                    time,
-                                );
-                                let result = task.run();
-                                // Report before dropping the task: dropping closes its
-                                // channels, which upstream tasks would see as an error.
-                                let _ = tx.send(TaskOutcome {
-                                    vertex: vertex_id,
-                                    subtask,
-                                    result,
-                                });
-                                drop(task);
-                            }
-                            Err(e) => {
-                                let _ = tx.send(TaskOutcome {
-                                    vertex: vertex_id,
-                                    subtask,
-                                    result: Err(e),
-                                });
-                            }
-                        }
-                    });
-                match spawned {
-                    Ok(handle) => threads.push(handle),
-                    Err(e) => {
-                        for s in &signals {
-                            s.cancel();
-                        }
-                        return Err(JobError::Startup {
-                            job: job_name,
-                            message: format!("cannot start task `{name}`: {e}"),
-                        });
-                    }
-                }
-            }
-        }
+        let job_name = job.plan.stream_graph.job_name.clone();
+        let job_id = random_hex(32);
+        let (outbox, inbox) = mpsc::channel();
+        let counters: Arc<Mutex<Arc<CounterRegistry>>> =
+            Arc::new(Mutex::new(Arc::new(HashMap::new())));
+        let master = JobMaster::new(
+            job.clone(),
+            job_id.clone(),
+            self.clock.clone(),
+            self.batch_size,
+            inbox,
+            outbox.clone(),
+            counters.clone(),
+        )?;
+        let (result_tx, result_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("{job_name} [job master]"))
+            .spawn(move || {
+                let _ = result_tx.send(master.run());
+            })
+            .map_err(|e| JobError::Startup {
+                job: job_name.clone(),
+                message: format!("cannot start the job master: {e}"),
+            })?;
         Ok(JobClient {
             job,
             job_name,
+            job_id,
             cancel: JobCancelHandle {
                 requested: Arc::new(AtomicBool::new(false)),
-                signals: Arc::new(Mutex::new(signals)),
+                master: Arc::new(Mutex::new(outbox)),
             },
-            results: rx,
-            threads,
+            result: result_rx,
+            thread: Some(thread),
             counters,
-            started,
         })
     }
-}
-
-struct TaskOutcome {
-    #[allow(dead_code)] // kept for diagnostics in debug output
-    vertex: JobVertexId,
-    #[allow(dead_code)]
-    subtask: u32,
-    result: Result<(), TaskError>,
-}
-
-/// Channel capacity in buffers: the exclusive buffers of a channel plus its share
-/// of the floating buffers of the consumer's input gate.
-fn channel_capacities(job: &ExecutableJob) -> Vec<(ChannelId, usize)> {
-    let plan = &job.plan;
-    let mut gate_sizes: HashMap<(JobVertexId, u32, u8), usize> = HashMap::new();
-    for edge in &plan.execution_graph.edges {
-        let je = &plan.job_graph.edges[edge.job_edge];
-        let input = plan.stream_graph.edge(je.stream_edge).input;
-        for c in &edge.channels {
-            *gate_sizes
-                .entry((je.target, c.consumer, input))
-                .or_default() += 1;
-        }
-    }
-    let exclusive = job.config.buffers_per_channel as usize;
-    let floating = job.config.floating_buffers_per_gate as usize;
-    let mut out = Vec::new();
-    for edge in &plan.execution_graph.edges {
-        let je = &plan.job_graph.edges[edge.job_edge];
-        let input = plan.stream_graph.edge(je.stream_edge).input;
-        for c in &edge.channels {
-            let gate = gate_sizes[&(je.target, c.consumer, input)].max(1);
-            let id = ChannelId {
-                job_edge: edge.job_edge as u32,
-                producer: c.producer,
-                consumer: c.consumer,
-            };
-            out.push((id, exclusive + floating.div_ceil(gate)));
-        }
-    }
-    out
 }
 
 /// Cancels a running job; cheap to clone and usable from any thread (Ctrl-C).
 #[derive(Debug, Clone)]
 pub struct JobCancelHandle {
     requested: Arc<AtomicBool>,
-    signals: Arc<Mutex<Vec<Arc<TaskSignal>>>>,
+    master: Arc<Mutex<Sender<MasterEvent>>>,
+}
+
+impl std::fmt::Debug for MasterEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterEvent")
+    }
 }
 
 impl JobCancelHandle {
     /// Requests cancellation of every task.
     pub fn cancel(&self) {
         self.requested.store(true, Ordering::Release);
-        self.cancel_tasks();
-    }
-
-    fn cancel_tasks(&self) {
-        for s in self
-            .signals
+        let _ = self
+            .master
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            s.cancel();
-        }
+            .send(MasterEvent::Cancel);
     }
 
     /// Whether cancellation was requested.
@@ -291,23 +185,36 @@ impl JobCancelHandle {
     pub fn same_job(&self, other: &JobCancelHandle) -> bool {
         Arc::ptr_eq(&self.requested, &other.requested)
     }
+
+    fn send(&self, event: MasterEvent) {
+        let _ = self
+            .master
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(event);
+    }
 }
 
 /// A running job.
 pub struct JobClient {
     job: Arc<ExecutableJob>,
     job_name: String,
+    job_id: String,
     cancel: JobCancelHandle,
-    results: Receiver<TaskOutcome>,
-    threads: Vec<JoinHandle<()>>,
-    counters: Arc<CounterRegistry>,
-    started: Instant,
+    result: Receiver<Result<JobExecutionResult, JobError>>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<Mutex<Arc<CounterRegistry>>>,
 }
 
 impl JobClient {
     /// The job's name.
     pub fn job_name(&self) -> &str {
         &self.job_name
+    }
+
+    /// The id of this run of the job.
+    pub fn job_id(&self) -> &str {
+        &self.job_id
     }
 
     /// A handle that cancels the job.
@@ -320,104 +227,52 @@ impl JobClient {
         self.cancel.cancel();
     }
 
-    /// Current records in/out per operator, while the job runs.
-    pub fn operator_totals(&self) -> Vec<OperatorResult> {
-        self.job
-            .plan
-            .stream_graph
-            .nodes
-            .iter()
-            .map(|n| {
-                let (mut records_in, mut records_out, mut late_records_dropped) = (0, 0, 0);
-                for s in 0..n.parallelism {
-                    if let Some(c) = self.counters.get(&(n.id, s)) {
-                        records_in += c.records_in.get();
-                        records_out += c.records_out.get();
-                        late_records_dropped += c.late_records_dropped.get();
-                    }
-                }
-                OperatorResult {
-                    id: n.id,
-                    name: n.name.clone(),
-                    parallelism: n.parallelism,
-                    records_in,
-                    records_out,
-                    late_records_dropped,
-                }
-            })
-            .collect()
+    /// Takes a savepoint into `dir` (or `execution.checkpointing.savepoint-dir`)
+    /// and returns its location; the job keeps running.
+    pub fn trigger_savepoint(&self, dir: Option<PathBuf>) -> Result<String, JobError> {
+        self.savepoint(SnapshotKind::Savepoint, dir)
     }
 
-    /// Waits until every task has finished; returns the result or the first failure.
-    pub fn wait(mut self) -> Result<JobExecutionResult, JobError> {
-        let total = self.threads.len();
-        let mut finished = 0;
-        let mut failure: Option<TaskError> = None;
-        let mut give_up_at: Option<Instant> = None;
-        while finished < total {
-            if give_up_at.is_none() && self.cancel.is_cancelled() {
-                give_up_at = Some(Instant::now() + CANCELLATION_GRACE);
-            }
-            let timeout = match give_up_at {
-                Some(at) => at.saturating_duration_since(Instant::now()),
-                None => Duration::from_millis(200),
-            };
-            match self.results.recv_timeout(timeout) {
-                Ok(outcome) => {
-                    finished += 1;
-                    if let Err(e) = outcome.result {
-                        let replaces = match &failure {
-                            None => true,
-                            Some(f) => {
-                                is_consequence_of_cancellation(f)
-                                    && !is_consequence_of_cancellation(&e)
-                            }
-                        };
-                        if replaces && !matches!(e, TaskError::Cancelled) {
-                            failure = Some(e);
-                        }
-                        if give_up_at.is_none() {
-                            self.cancel.cancel_tasks();
-                            give_up_at = Some(Instant::now() + CANCELLATION_GRACE);
-                        }
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if give_up_at.is_some_and(|at| Instant::now() >= at) {
-                        log::warn!(
-                            "{} task(s) of job `{}` did not stop within {:?}; abandoning them",
-                            total - finished,
-                            self.job_name,
-                            CANCELLATION_GRACE
-                        );
-                        break;
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        let net_runtime = self.started.elapsed();
-        for t in std::mem::take(&mut self.threads) {
-            if t.is_finished() {
-                let _ = t.join();
-            }
-        }
-        if self.cancel.is_cancelled() && failure.as_ref().is_none_or(is_consequence_of_cancellation)
-        {
-            return Err(JobError::Cancelled {
+    /// Takes a savepoint and stops the job (Flink's stop-with-savepoint):
+    /// sources stop right after it, sinks commit what it covers, and `wait`
+    /// returns with [`JobExecutionResult::stopped_with_savepoint`] set.
+    pub fn stop_with_savepoint(&self, dir: Option<PathBuf>) -> Result<String, JobError> {
+        self.savepoint(SnapshotKind::SavepointTerminate, dir)
+    }
+
+    fn savepoint(&self, kind: SnapshotKind, dir: Option<PathBuf>) -> Result<String, JobError> {
+        let (reply, answer) = mpsc::channel();
+        self.cancel
+            .send(MasterEvent::Savepoint { kind, dir, reply });
+        answer.recv().unwrap_or_else(|_| {
+            Err(JobError::Savepoint {
                 job: self.job_name.clone(),
-            });
-        }
-        if let Some(cause) = failure {
-            return Err(JobError::Failed {
-                job: self.job_name.clone(),
-                cause,
-            });
-        }
-        Ok(JobExecutionResult {
-            job_name: self.job_name.clone(),
-            net_runtime,
-            operators: self.operator_totals(),
+                message: "the job ended before the savepoint completed".to_string(),
+            })
         })
+    }
+
+    /// Current records in/out per operator, while the job runs.
+    pub fn operator_totals(&self) -> Vec<OperatorResult> {
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        operator_totals(&self.job, &counters)
+    }
+
+    /// Waits until the job has ended; returns the result or the failure.
+    pub fn wait(mut self) -> Result<JobExecutionResult, JobError> {
+        let result = self.result.recv().unwrap_or_else(|_| {
+            Err(JobError::Startup {
+                job: self.job_name.clone(),
+                message: "the job master stopped without a result".to_string(),
+            })
+        });
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        result
     }
 }

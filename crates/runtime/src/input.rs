@@ -1,19 +1,26 @@
-//! The network side of a task's input: gates, watermark alignment and the
-//! processors that decode buffers into batches for the chain's head.
+//! The network side of a task's input: gates, watermark and barrier alignment,
+//! and the processors that decode buffers into batches for the chain's head.
 
-use crate::chain::{ChainedInput, TwoInputLink};
+use crate::barriers::{AlignmentStep, BarrierAligner};
+use crate::chain::{ChainNode, ChainedInput, TwoInputLink};
+use crate::checkpointing::{SnapshotRequest, TaskCheckpointer, TaskSnapshotBuilder};
 use crate::element::{Element, decode_element};
 use crate::error::{OperatorInstance, TaskError};
 use crate::operator::{InputSide, TwoInputOperator};
 use crate::processor::{InputStatus, StreamInputProcessor};
 use crate::watermark::WatermarkValve;
+use runnel_checkpoint::DeclineReason;
 use runnel_network::{ChannelMessage, InputChannel, NetworkError};
-use runnel_types::{Data, StreamRecord, Watermark, WatermarkStatus};
+use runnel_types::{
+    CheckpointBarrier, CheckpointId, Data, StreamRecord, Watermark, WatermarkStatus,
+};
 
-/// The channels of one logical input of a task, read round robin.
+/// The channels of one logical input of a task, read round robin. A channel
+/// may be blocked (not read) while a checkpoint's barriers are aligned.
 pub struct InputGate {
     channels: Vec<Box<dyn InputChannel>>,
     finished: Vec<bool>,
+    blocked: Vec<bool>,
     remaining: usize,
     next: usize,
 }
@@ -25,9 +32,20 @@ impl InputGate {
         InputGate {
             channels,
             finished: vec![false; n],
+            blocked: vec![false; n],
             remaining: n,
             next: 0,
         }
+    }
+
+    /// Stops reading `channel` until [`InputGate::unblock_all`].
+    pub fn block(&mut self, channel: usize) {
+        self.blocked[channel] = true;
+    }
+
+    /// Reads every channel again.
+    pub fn unblock_all(&mut self) {
+        self.blocked.iter_mut().for_each(|b| *b = false);
     }
 
     /// Number of channels.
@@ -50,7 +68,7 @@ impl InputGate {
         let n = self.channels.len();
         for k in 0..n {
             let i = (self.next + k) % n;
-            if self.finished[i] {
+            if self.finished[i] || self.blocked[i] {
                 continue;
             }
             if let Some(msg) = self.channels[i].try_recv()? {
@@ -182,6 +200,76 @@ fn decode_buffer<T: Data>(
     Ok(())
 }
 
+/// The checkpoint side of a task's input: barrier alignment and the snapshot
+/// of the chain once aligned.
+pub struct CheckpointInput {
+    aligner: BarrierAligner,
+    checkpointer: TaskCheckpointer,
+    /// The newest checkpoint this task has snapshotted (it snapshots each once).
+    last: Option<CheckpointId>,
+}
+
+impl CheckpointInput {
+    /// For a task reading `channels` channels (over all its gates).
+    pub fn new(channels: usize, checkpointer: TaskCheckpointer) -> Self {
+        CheckpointInput {
+            aligner: BarrierAligner::new(channels),
+            checkpointer,
+            last: None,
+        }
+    }
+
+    /// A barrier arrived on `channel`: what to do with the channels.
+    fn on_barrier(
+        &mut self,
+        channel: usize,
+        barrier: CheckpointBarrier,
+    ) -> Result<AlignmentStep, TaskError> {
+        let (abandoned, step) = self.aligner.on_barrier(channel, barrier);
+        if let Some(id) = abandoned {
+            self.checkpointer.decline(id, DeclineReason::Subsumed)?;
+        }
+        Ok(step)
+    }
+
+    /// `channel` ended; a checkpoint to take if that completed an alignment.
+    fn on_end_of_channel(&mut self, channel: usize) -> Option<CheckpointBarrier> {
+        self.aligner.on_end_of_channel(channel)
+    }
+
+    /// Snapshots `chain` for `request` (once per checkpoint) and hands the state
+    /// to the job master.
+    fn snapshot(
+        &mut self,
+        chain: &mut dyn ChainNode,
+        request: SnapshotRequest,
+    ) -> Result<(), TaskError> {
+        let id = request.barrier.id;
+        if self.last.is_some_and(|l| id <= l) {
+            return Ok(());
+        }
+        self.last = Some(id);
+        let mut builder = TaskSnapshotBuilder::new(request);
+        chain.snapshot_state(&mut builder)?;
+        self.checkpointer.submit(&request.barrier, builder.finish())
+    }
+
+    /// Snapshots `chain` for an aligned barrier, passing the barrier on.
+    fn aligned(
+        &mut self,
+        chain: &mut dyn ChainNode,
+        barrier: CheckpointBarrier,
+    ) -> Result<(), TaskError> {
+        self.snapshot(
+            chain,
+            SnapshotRequest {
+                barrier,
+                forward_barrier: true,
+            },
+        )
+    }
+}
+
 /// Feeds a one-input chain from its input gate.
 pub struct OneInputProcessor<T: Data> {
     gate: InputGate,
@@ -191,6 +279,7 @@ pub struct OneInputProcessor<T: Data> {
     head: Box<dyn ChainedInput<T>>,
     at: OperatorInstance,
     task: String,
+    checkpoints: CheckpointInput,
 }
 
 impl<T: Data> OneInputProcessor<T> {
@@ -201,9 +290,11 @@ impl<T: Data> OneInputProcessor<T> {
         batch_size: usize,
         at: OperatorInstance,
         task: String,
+        checkpointer: TaskCheckpointer,
     ) -> Self {
         let valve = WatermarkValve::new(gate.len());
         OneInputProcessor {
+            checkpoints: CheckpointInput::new(gate.len(), checkpointer),
             gate,
             valve,
             batch: Vec::with_capacity(batch_size),
@@ -228,10 +319,31 @@ impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
         match polled {
             None if self.gate.is_finished() => Ok(InputStatus::EndOfInput),
             None => Ok(InputStatus::NothingAvailable),
-            Some((_, ChannelMessage::EndOfPartition)) if self.gate.is_finished() => {
-                Ok(InputStatus::EndOfInput)
+            Some((channel, ChannelMessage::EndOfPartition)) => {
+                if let Some(barrier) = self.checkpoints.on_end_of_channel(channel) {
+                    self.gate.unblock_all();
+                    self.checkpoints.aligned(self.head.as_mut(), barrier)?;
+                }
+                Ok(if self.gate.is_finished() {
+                    InputStatus::EndOfInput
+                } else {
+                    InputStatus::MoreAvailable
+                })
             }
-            Some((_, ChannelMessage::EndOfPartition)) => Ok(InputStatus::MoreAvailable),
+            Some((channel, ChannelMessage::Barrier(barrier))) => {
+                match self.checkpoints.on_barrier(channel, barrier)? {
+                    AlignmentStep::Wait { block } => {
+                        if block {
+                            self.gate.block(channel);
+                        }
+                    }
+                    AlignmentStep::Checkpoint(barrier) => {
+                        self.gate.unblock_all();
+                        self.checkpoints.aligned(self.head.as_mut(), barrier)?;
+                    }
+                }
+                Ok(InputStatus::MoreAvailable)
+            }
             Some((channel, ChannelMessage::Buffer(buffer))) => {
                 decode_buffer(
                     &buffer,
@@ -267,6 +379,14 @@ impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
     fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
         self.head.on_processing_time(now)
     }
+
+    fn trigger_checkpoint(&mut self, request: SnapshotRequest) -> Result<(), TaskError> {
+        self.checkpoints.snapshot(self.head.as_mut(), request)
+    }
+
+    fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {
+        self.head.notify_checkpoint(id, complete)
+    }
 }
 
 /// Feeds a two-input operator from its two gates, alternating between them.
@@ -281,6 +401,7 @@ pub struct TwoInputProcessor<Op: TwoInputOperator> {
     next: usize,
     at: OperatorInstance,
     task: String,
+    checkpoints: CheckpointInput,
 }
 
 impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
@@ -292,12 +413,14 @@ impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
         batch_size: usize,
         at: OperatorInstance,
         task: String,
+        checkpointer: TaskCheckpointer,
     ) -> Self {
         let valves = [
             WatermarkValve::new(first.len()),
             WatermarkValve::new(second.len()),
         ];
         TwoInputProcessor {
+            checkpoints: CheckpointInput::new(first.len() + second.len(), checkpointer),
             ended: [first.is_finished(), second.is_finished()],
             gates: [first, second],
             valves,
@@ -308,6 +431,15 @@ impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
             next: 0,
             at,
             task,
+        }
+    }
+
+    /// The channel's number over both gates.
+    fn global_channel(&self, side: usize, channel: usize) -> usize {
+        if side == 0 {
+            channel
+        } else {
+            self.gates[0].len() + channel
         }
     }
 
@@ -345,7 +477,6 @@ impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
 
 impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
     fn open(&mut self) -> Result<(), TaskError> {
-        use crate::chain::ChainNode;
         self.link.open()
     }
 
@@ -369,8 +500,29 @@ impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
                     self.gates[side].recycle(channel, buffer);
                     return Ok(InputStatus::MoreAvailable);
                 }
-                Some((_, ChannelMessage::EndOfPartition)) => {
+                Some((channel, ChannelMessage::Barrier(barrier))) => {
                     self.next = 1 - side;
+                    let global = self.global_channel(side, channel);
+                    match self.checkpoints.on_barrier(global, barrier)? {
+                        AlignmentStep::Wait { block } => {
+                            if block {
+                                self.gates[side].block(channel);
+                            }
+                        }
+                        AlignmentStep::Checkpoint(barrier) => {
+                            self.gates.iter_mut().for_each(InputGate::unblock_all);
+                            self.checkpoints.aligned(&mut self.link, barrier)?;
+                        }
+                    }
+                    return Ok(InputStatus::MoreAvailable);
+                }
+                Some((channel, ChannelMessage::EndOfPartition)) => {
+                    self.next = 1 - side;
+                    let global = self.global_channel(side, channel);
+                    if let Some(barrier) = self.checkpoints.on_end_of_channel(global) {
+                        self.gates.iter_mut().for_each(InputGate::unblock_all);
+                        self.checkpoints.aligned(&mut self.link, barrier)?;
+                    }
                     if self.gates[side].is_finished() {
                         self.ended[side] = true;
                         self.link.end_input(if side == 0 {
@@ -395,22 +547,26 @@ impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
     }
 
     fn close(&mut self) -> Result<(), TaskError> {
-        use crate::chain::ChainNode;
         self.link.close()
     }
 
     fn flush_buffers(&mut self) -> Result<(), TaskError> {
-        use crate::chain::ChainNode;
         self.link.flush_buffers()
     }
 
     fn is_output_available(&self) -> bool {
-        use crate::chain::ChainNode;
         self.link.is_output_available()
     }
 
     fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError> {
-        use crate::chain::ChainNode;
         self.link.on_processing_time(now)
+    }
+
+    fn trigger_checkpoint(&mut self, request: SnapshotRequest) -> Result<(), TaskError> {
+        self.checkpoints.snapshot(&mut self.link, request)
+    }
+
+    fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {
+        self.link.notify_checkpoint(id, complete)
     }
 }

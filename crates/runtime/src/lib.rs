@@ -14,14 +14,19 @@
 //! This crate knows nothing of the user-facing API; it depends on the plan (what
 //! to run), the network (how subtasks talk) and the types.
 
+mod barriers;
 pub mod chain;
+pub mod checkpointing;
 pub mod clock;
 pub mod context;
 mod element;
 pub mod environment;
 pub mod error;
 pub mod executor;
+mod failover;
+mod fault;
 pub mod input;
+mod job_master;
 pub mod metrics;
 pub mod nodes;
 pub mod operator;
@@ -30,17 +35,22 @@ pub mod parameters;
 pub mod partitioning;
 pub mod processor;
 pub mod sink;
+mod snapshot_writer;
 pub mod source;
 pub mod source_function;
 pub mod task;
 pub mod time;
 pub mod timers;
+pub mod two_phase_commit;
 pub mod watermark;
+pub mod write_ahead;
 pub mod writer;
 
 pub use context::RuntimeContext;
 pub use error::{BoxError, Fault, JobError, OperatorInstance, TaskError};
 pub use executor::{JobCancelHandle, JobClient, JobExecutionResult, LocalExecutor, OperatorResult};
+pub use failover::{RestartBackoff, RestartDecision};
+pub use job_master::RestoreSettings;
 pub use operator::{InputSide, OneInputOperator, TwoInputOperator};
 pub use output::{MainOutput, Output, OutputTag, SideOutputs};
 pub use parameters::OperatorParameters;

@@ -13,7 +13,9 @@ use crate::input::{OneInputProcessor, TwoInputProcessor};
 use crate::operator::{OneInputOperator, TwoInputOperator};
 use crate::parameters::OperatorParameters;
 use crate::processor::StreamInputProcessor;
-use crate::source::{Source, SourceProcessor, SourceReaderContext};
+use crate::source::{
+    SOURCE_SPLITS_STATE, Source, SourceProcessor, SourceReaderContext, SplitState,
+};
 use crate::watermark::source::SplitWatermarks;
 use crate::watermark::{SourceWatermarks, WatermarkStrategyFor};
 use runnel_types::{Data, NodeId};
@@ -77,7 +79,19 @@ impl<T: Data, S: Source<T>> NodeFactory for SourceNode<T, S> {
         let ctx = env.runtime_context(self.id);
         let out = env.build_output(self.id, &self.port, &self.side)?;
         let reader_ctx = SourceReaderContext::new(ctx.clone(), env.signal().clone());
-        let reader = call_user(&ctx, || self.source.create_reader(&reader_ctx))?;
+        let splits = env.restored_state(self.id).and_then(|s| {
+            s.operator_state.get(SOURCE_SPLITS_STATE).map(|n| {
+                n.elements
+                    .iter()
+                    .cloned()
+                    .map(SplitState)
+                    .collect::<Vec<_>>()
+            })
+        });
+        let reader = match splits {
+            Some(splits) => call_user(&ctx, || self.source.restore_reader(&reader_ctx, splits))?,
+            None => call_user(&ctx, || self.source.create_reader(&reader_ctx))?,
+        };
         let time = env.processing_time().clone();
         let watermarks = self.watermarks.as_ref().map(|f| f(time.clock().clone()));
         let interval = i64::try_from(
@@ -87,7 +101,13 @@ impl<T: Data, S: Source<T>> NodeFactory for SourceNode<T, S> {
         )
         .unwrap_or(i64::MAX);
         Ok(Box::new(SourceProcessor::new(
-            reader, out, ctx, watermarks, time, interval,
+            reader,
+            out,
+            ctx,
+            watermarks,
+            time,
+            interval,
+            env.checkpointer().clone(),
         )))
     }
 }
@@ -132,7 +152,10 @@ where
         let out = env.build_output(self.id, &self.port, &self.side)?;
         let op = call_user(&ctx, || (self.make)(&params))?;
         let records_in = env.counters(self.id).records_in;
-        Ok(Box::new(OneInputLink::new(op, out, ctx, records_in)))
+        let fault = env.injected_fault(self.id);
+        Ok(Box::new(
+            OneInputLink::new(op, out, ctx, records_in).with_fault(fault),
+        ))
     }
 }
 
@@ -154,6 +177,7 @@ where
             env.batch_size(),
             at,
             env.task_display_name(),
+            env.checkpointer().clone(),
         )))
     }
 }
@@ -200,7 +224,8 @@ where
         let out = env.build_output(self.id, &self.port, &self.side)?;
         let op = call_user(&ctx, || (self.make)(&params))?;
         let at = ctx.instance();
-        let link = TwoInputLink::new(op, out, ctx, env.counters(self.id).records_in);
+        let link = TwoInputLink::new(op, out, ctx, env.counters(self.id).records_in)
+            .with_fault(env.injected_fault(self.id));
         Ok(Box::new(TwoInputProcessor::new(
             first,
             second,
@@ -208,6 +233,7 @@ where
             env.batch_size(),
             at,
             env.task_display_name(),
+            env.checkpointer().clone(),
         )))
     }
 }

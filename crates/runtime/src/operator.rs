@@ -3,20 +3,23 @@
 //! # Call order
 //!
 //! For every operator instance, on the task's single thread:
-//! `open` once → any number of `process_*` / `process_watermark` calls, never
-//! concurrently → `end_input` once when all input has ended (not on failure or
-//! cancellation) → `close` once, always (also after a failure), to release
-//! resources. Operators downstream in a chain are opened before and closed after
-//! the operators feeding them.
+//! `open` once → any number of `process_*` / `process_watermark` /
+//! `snapshot_state` / `notify_checkpoint_*` calls, never concurrently →
+//! `end_input` once when all input has ended (not on failure or cancellation) →
+//! possibly more `snapshot_state` and `notify_checkpoint_*` calls (a finished task
+//! waits for the job's final checkpoint) → `close` once, always (also after a
+//! failure), to release resources. Operators downstream in a chain are opened
+//! before and closed after the operators feeding them.
 //!
 //! A watermark reaches `process_watermark` only after every record that preceded
 //! it; whatever the operator emits before forwarding the watermark is delivered
 //! before the watermark downstream.
 
+use crate::checkpointing::StateSnapshotContext;
 use crate::context::RuntimeContext;
 use crate::error::BoxError;
 use crate::output::Output;
-use runnel_types::{Data, StreamRecord, Watermark, WatermarkStatus};
+use runnel_types::{CheckpointId, Data, StreamRecord, Watermark, WatermarkStatus};
 
 /// An operator with one input (which may be the union of several streams).
 pub trait OneInputOperator: 'static {
@@ -85,6 +88,27 @@ pub trait OneInputOperator: 'static {
 
     /// All input has been received; emit anything still held back.
     fn end_input(&mut self, _out: &mut Output<Self::Out>) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// A checkpoint barrier reached the operator, after every record before it:
+    /// write the operator's state (Flink's `snapshotState`). Called on the task
+    /// thread between records; the state is restored from
+    /// [`OperatorParameters::restored_state`](crate::OperatorParameters::restored_state)
+    /// when the operator is created again. The default has no state.
+    fn snapshot_state(&mut self, _ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` completed: the state of every task is durable (Flink's
+    /// `notifyCheckpointComplete`). Sinks commit what they prepared for it, and
+    /// for any older checkpoint whose notification did not arrive.
+    fn notify_checkpoint_complete(&mut self, _id: CheckpointId) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` will not complete (Flink's `notifyCheckpointAborted`).
+    fn notify_checkpoint_aborted(&mut self, _id: CheckpointId) -> Result<(), BoxError> {
         Ok(())
     }
 
@@ -167,6 +191,27 @@ pub trait TwoInputOperator: 'static {
         _input: InputSide,
         _out: &mut Output<Self::Out>,
     ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// A checkpoint barrier reached the operator, after every record before it:
+    /// write the operator's state (Flink's `snapshotState`). Called on the task
+    /// thread between records; the state is restored from
+    /// [`OperatorParameters::restored_state`](crate::OperatorParameters::restored_state)
+    /// when the operator is created again. The default has no state.
+    fn snapshot_state(&mut self, _ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` completed: the state of every task is durable (Flink's
+    /// `notifyCheckpointComplete`). Sinks commit what they prepared for it, and
+    /// for any older checkpoint whose notification did not arrive.
+    fn notify_checkpoint_complete(&mut self, _id: CheckpointId) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` will not complete (Flink's `notifyCheckpointAborted`).
+    fn notify_checkpoint_aborted(&mut self, _id: CheckpointId) -> Result<(), BoxError> {
         Ok(())
     }
 

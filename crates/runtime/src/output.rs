@@ -12,9 +12,10 @@
 //! the operator that failed.
 
 use crate::chain::ChainedInput;
+use crate::checkpointing::TaskSnapshotBuilder;
 use crate::error::TaskError;
 use crate::metrics::Counter;
-use runnel_types::{Data, OutputTagId, StreamRecord, Watermark, WatermarkStatus};
+use runnel_types::{CheckpointId, Data, OutputTagId, StreamRecord, Watermark, WatermarkStatus};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -243,6 +244,26 @@ impl<T: Data> MainOutput<T> {
     pub(crate) fn targets_available(&self) -> bool {
         self.targets.iter().all(|t| t.is_output_available())
     }
+
+    pub(crate) fn snapshot_targets(
+        &mut self,
+        snapshot: &mut TaskSnapshotBuilder,
+    ) -> Result<(), TaskError> {
+        self.flush()?;
+        self.targets
+            .iter_mut()
+            .try_for_each(|t| t.snapshot_state(snapshot))
+    }
+
+    pub(crate) fn notify_targets(
+        &mut self,
+        id: CheckpointId,
+        complete: bool,
+    ) -> Result<(), TaskError> {
+        self.targets
+            .iter_mut()
+            .try_for_each(|t| t.notify_checkpoint(id, complete))
+    }
 }
 
 /// A side output of unknown record type, as the operator's [`Output`] holds it.
@@ -259,6 +280,8 @@ pub(crate) trait ErasedOutput {
     fn close_targets(&mut self) -> Result<(), TaskError>;
     fn flush_targets(&mut self) -> Result<(), TaskError>;
     fn targets_available(&self) -> bool;
+    fn snapshot_targets(&mut self, snapshot: &mut TaskSnapshotBuilder) -> Result<(), TaskError>;
+    fn notify_targets(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError>;
 }
 
 impl<T: Data> ErasedOutput for MainOutput<T> {
@@ -297,6 +320,12 @@ impl<T: Data> ErasedOutput for MainOutput<T> {
     }
     fn targets_available(&self) -> bool {
         MainOutput::targets_available(self)
+    }
+    fn snapshot_targets(&mut self, snapshot: &mut TaskSnapshotBuilder) -> Result<(), TaskError> {
+        MainOutput::snapshot_targets(self, snapshot)
+    }
+    fn notify_targets(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {
+        MainOutput::notify_targets(self, id, complete)
     }
 }
 
@@ -458,6 +487,26 @@ impl<T: Data> Output<T> {
                 .outputs
                 .iter()
                 .all(|(_, _, o)| o.targets_available())
+    }
+
+    /// Passes a snapshot walk to every target of the main and side outputs
+    /// (after flushing them).
+    pub(crate) fn snapshot_targets(
+        &mut self,
+        snapshot: &mut TaskSnapshotBuilder,
+    ) -> Result<(), TaskError> {
+        self.main.snapshot_targets(snapshot)?;
+        self.side.each(|o| o.snapshot_targets(snapshot))
+    }
+
+    /// Passes a checkpoint notification to every target.
+    pub(crate) fn notify_targets(
+        &mut self,
+        id: CheckpointId,
+        complete: bool,
+    ) -> Result<(), TaskError> {
+        self.main.notify_targets(id, complete)?;
+        self.side.each(|o| o.notify_targets(id, complete))
     }
 }
 

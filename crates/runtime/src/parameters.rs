@@ -3,8 +3,10 @@
 use crate::context::RuntimeContext;
 use crate::metrics::OperatorCounters;
 use crate::time::ProcessingTimeService;
+use runnel_checkpoint::OperatorSubtaskState;
 use runnel_config::StateBackendType;
 use runnel_types::KeyGroupRange;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The environment of one operator instance, handed to its constructor.
@@ -16,6 +18,8 @@ pub struct OperatorParameters {
     pub(crate) auto_watermark_interval: Duration,
     pub(crate) state_backend: StateBackendType,
     pub(crate) counters: OperatorCounters,
+    pub(crate) restored: Option<Arc<OperatorSubtaskState>>,
+    pub(crate) checkpointing: bool,
 }
 
 impl OperatorParameters {
@@ -33,7 +37,28 @@ impl OperatorParameters {
             auto_watermark_interval: Duration::from_millis(200),
             state_backend: StateBackendType::default(),
             counters: OperatorCounters::default(),
+            restored: None,
+            checkpointing: false,
         }
+    }
+
+    /// The state this instance continues from after a restore (its share of a
+    /// checkpoint or savepoint), or `None` on a fresh start. Operators with state
+    /// read it when they are created.
+    pub fn restored_state(&self) -> Option<&OperatorSubtaskState> {
+        self.restored.as_deref()
+    }
+
+    /// Whether the job takes checkpoints (a transactional sink then commits on
+    /// checkpoint completion, otherwise at end of input).
+    pub fn is_checkpointing_enabled(&self) -> bool {
+        self.checkpointing
+    }
+
+    /// Restores this instance from `state` (operator tests).
+    pub fn with_restored_state(mut self, state: OperatorSubtaskState) -> Self {
+        self.restored = Some(Arc::new(state));
+        self
     }
 
     /// The instance's runtime context.

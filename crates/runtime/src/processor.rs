@@ -1,6 +1,8 @@
 //! What a task loop drives: the input side of a chain.
 
+use crate::checkpointing::SnapshotRequest;
 use crate::error::TaskError;
+use runnel_types::CheckpointId;
 use std::time::Duration;
 
 /// What an input (or a source reader) has to say after one step.
@@ -33,4 +35,10 @@ pub trait StreamInputProcessor {
     fn is_output_available(&self) -> bool;
     /// Processing time reached `now`: fire due processing-time timers in the chain.
     fn on_processing_time(&mut self, now: i64) -> Result<(), TaskError>;
+    /// The job master asks for a checkpoint. A source task injects the barrier
+    /// (and snapshots); a finished task snapshots its final state. Other tasks
+    /// get barriers from their inputs and are not asked.
+    fn trigger_checkpoint(&mut self, request: SnapshotRequest) -> Result<(), TaskError>;
+    /// A checkpoint completed (`complete`) or was aborted: tell the chain.
+    fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError>;
 }

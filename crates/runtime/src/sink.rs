@@ -46,6 +46,23 @@ pub struct SinkContext {
 }
 
 impl SinkContext {
+    /// A context reading processing time from `clock`.
+    pub(crate) fn new(clock: Option<Arc<dyn Clock>>) -> Self {
+        SinkContext {
+            timestamp: None,
+            watermark: Watermark::MIN,
+            clock,
+        }
+    }
+
+    pub(crate) fn set_timestamp(&mut self, timestamp: Option<EventTime>) {
+        self.timestamp = timestamp;
+    }
+
+    pub(crate) fn set_watermark(&mut self, watermark: Watermark) {
+        self.watermark = watermark;
+    }
+
     /// The record's event-time timestamp, if it has one.
     pub fn timestamp(&self) -> Option<EventTime> {
         self.timestamp

@@ -9,16 +9,32 @@
 //!
 //! When a reader reports the end of its input, the source emits the +∞ watermark
 //! (so every event-time timer downstream fires) and ends its outputs.
+//!
+//! # Checkpoints
+//!
+//! A reader that can be rewound reports its position as [`SplitState`]s (Flink's
+//! `SourceReader::snapshotState`): the splits it has not finished, each with how
+//! far it got. They are kept as the source's operator state and redistributed
+//! when the parallelism changes; [`Source::restore_reader`] continues from them.
+//! The source task injects the checkpoint barrier right after taking them,
+//! between two polls, so the barrier splits the stream exactly there.
 
 use crate::chain::call_user;
+use crate::checkpointing::{SnapshotRequest, TaskCheckpointer, TaskSnapshotBuilder};
 use crate::context::RuntimeContext;
 use crate::error::{BoxError, TaskError};
 use crate::output::{Output, OutputFailure};
 use crate::processor::{InputStatus, StreamInputProcessor};
 use crate::time::ProcessingTimeService;
 use crate::watermark::{EmitterState, OutputEmitter, Pending, SourceWatermarks, WatermarkOutput};
+use runnel_checkpoint::OperatorId;
 use runnel_network::TaskSignal;
-use runnel_types::{Data, EventTime, StreamRecord, Watermark};
+use runnel_state::{DistributionMode, NamedOperatorState, OperatorStateSnapshot};
+use runnel_types::{
+    CheckpointId, Data, EventTime, RecordCodec, SnapshotKind, StreamRecord, Watermark,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -41,6 +57,24 @@ pub trait Source<T: Data>: Send + Sync + 'static {
 
     /// Creates the reader of one subtask; `ctx.runtime()` tells which subtask of how many.
     fn create_reader(&self, ctx: &SourceReaderContext) -> Result<Self::Reader, BoxError>;
+
+    /// Creates a reader that continues `splits`, as a checkpoint recorded them:
+    /// this subtask's share of every split of the source (possibly taken at
+    /// another parallelism; possibly none). The default fails: a source whose
+    /// readers report splits must implement it.
+    fn restore_reader(
+        &self,
+        ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<Self::Reader, BoxError> {
+        let _ = (ctx, splits);
+        Err(format!(
+            "source `{}` reported split positions in a checkpoint but cannot be restored from them \
+             (it does not implement `Source::restore_reader`)",
+            std::any::type_name::<Self>()
+        )
+        .into())
+    }
 }
 
 /// Reads one subtask's share of a source.
@@ -49,9 +83,42 @@ pub trait SourceReader<T>: 'static {
     /// whether more is available now, later, or never.
     fn poll_next(&mut self, output: &mut SourceOutput<'_, T>) -> Result<InputStatus, BoxError>;
 
+    /// The reader's position for a checkpoint: every split it has not finished,
+    /// with how far it got (an empty list once everything is read). `None`, the
+    /// default, means the reader cannot be rewound: after a restore it starts
+    /// afresh, and records since the checkpoint may be lost or repeated.
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        Ok(None)
+    }
+
+    /// A checkpoint that includes the reader's position completed (a reader of
+    /// an external system may commit its offsets there).
+    fn notify_checkpoint_complete(&mut self, _id: CheckpointId) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// Releases resources; called once, also when the job is cancelled or fails.
     fn close(&mut self) -> Result<(), BoxError> {
         Ok(())
+    }
+}
+
+/// The name of the operator state a source keeps its splits in.
+pub const SOURCE_SPLITS_STATE: &str = "source-splits";
+
+/// One split of a source with its reading position, encoded for a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitState(pub Vec<u8>);
+
+impl SplitState {
+    /// Encodes a split (any serializable description of it and its position).
+    pub fn encode<S: Serialize>(split: &S) -> Result<Self, BoxError> {
+        Ok(SplitState(RecordCodec::encode(split)?))
+    }
+
+    /// Decodes a split encoded with [`SplitState::encode`].
+    pub fn decode<S: DeserializeOwned>(&self) -> Result<S, BoxError> {
+        Ok(RecordCodec::decode(&self.0)?)
     }
 }
 
@@ -244,6 +311,12 @@ pub struct SourceProcessor<T: Data, R: SourceReader<T>> {
     time: ProcessingTimeService,
     interval_ms: i64,
     next_periodic: i64,
+    operator: OperatorId,
+    checkpointer: TaskCheckpointer,
+    /// The newest checkpoint taken (each is taken once).
+    last_checkpoint: Option<CheckpointId>,
+    /// A stop-with-savepoint was taken: emit nothing more.
+    stopped: bool,
     _records: PhantomData<fn() -> T>,
 }
 
@@ -257,10 +330,15 @@ impl<T: Data, R: SourceReader<T>> SourceProcessor<T, R> {
         watermarks: Option<Box<dyn SourceWatermarks<T>>>,
         time: ProcessingTimeService,
         interval_ms: i64,
+        checkpointer: TaskCheckpointer,
     ) -> Self {
         SourceProcessor {
             reader,
             out,
+            operator: ctx.state_operator_id(),
+            checkpointer,
+            last_checkpoint: None,
+            stopped: false,
             ctx,
             emitter: EmitterState::default(),
             watermarks,
@@ -296,6 +374,9 @@ impl<T: Data, R: SourceReader<T>> StreamInputProcessor for SourceProcessor<T, R>
 
     #[inline]
     fn process_input(&mut self) -> Result<InputStatus, TaskError> {
+        if self.stopped {
+            return Ok(InputStatus::NothingAvailable);
+        }
         let mut output = SourceOutput {
             out: &mut self.out,
             emitter: &mut self.emitter,
@@ -347,5 +428,43 @@ impl<T: Data, R: SourceReader<T>> StreamInputProcessor for SourceProcessor<T, R>
             self.time.request_callback_at(self.next_periodic);
         }
         self.out.targets_on_processing_time(now)
+    }
+
+    fn trigger_checkpoint(&mut self, request: SnapshotRequest) -> Result<(), TaskError> {
+        let barrier = request.barrier;
+        if self.last_checkpoint.is_some_and(|l| barrier.id <= l) {
+            return Ok(());
+        }
+        self.last_checkpoint = Some(barrier.id);
+        let mut builder = TaskSnapshotBuilder::new(request);
+        let reader = &mut self.reader;
+        let splits = call_user(&self.ctx, || reader.snapshot_state())?;
+        if let Some(splits) = splits {
+            builder
+                .operator(self.operator.clone())
+                .state()
+                .operator_state = OperatorStateSnapshot {
+                states: vec![NamedOperatorState {
+                    name: SOURCE_SPLITS_STATE.to_string(),
+                    mode: DistributionMode::SplitDistribute,
+                    elements: splits.into_iter().map(|s| s.0).collect(),
+                }],
+            };
+        }
+        self.out.snapshot_targets(&mut builder)?;
+        self.settle()?;
+        self.checkpointer.submit(&barrier, builder.finish())?;
+        if barrier.kind == SnapshotKind::SavepointTerminate && request.forward_barrier {
+            self.stopped = true;
+        }
+        Ok(())
+    }
+
+    fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {
+        if complete {
+            let reader = &mut self.reader;
+            call_user(&self.ctx, || reader.notify_checkpoint_complete(id))?;
+        }
+        self.out.notify_targets(id, complete)
     }
 }

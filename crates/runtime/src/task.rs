@@ -1,12 +1,19 @@
 //! The task: one thread running one subtask of a chain.
 //!
 //! The loop is single-threaded and handles one thing at a time: control (the
-//! cancellation flag; checkpoint triggers and timers join here), the periodic
-//! flush of partly filled network buffers (buffer timeout), and one unit of input
-//! (a network buffer or a source poll). It blocks only on its [`TaskSignal`],
-//! which every producer of work wakes. A task whose outputs are backpressured does
-//! not read more input until they drain.
+//! cancellation flag and the mailbox: checkpoint triggers and notifications),
+//! processing-time callbacks, the periodic flush of partly filled network
+//! buffers (buffer timeout), and one unit of input (a network buffer or a source
+//! poll). It blocks only on its [`TaskSignal`], which every producer of work
+//! wakes. A task whose outputs are backpressured does not read more input until
+//! they drain.
+//!
+//! In a job with checkpoints, a task that processed all its input does not close
+//! at once: it reports that it finished and keeps answering its mailbox (its
+//! final snapshot, notifications that let sinks commit) until the job master
+//! says the job is over.
 
+use crate::checkpointing::{SnapshotRequest, TaskCheckpointer, TaskControl, TaskMailbox};
 use crate::error::TaskError;
 use crate::processor::{InputStatus, StreamInputProcessor};
 use crate::time::ProcessingTimeService;
@@ -20,6 +27,8 @@ pub struct StreamTask {
     processor: Box<dyn StreamInputProcessor>,
     flush_interval: Option<Duration>,
     time: ProcessingTimeService,
+    mailbox: Arc<TaskMailbox>,
+    checkpointer: TaskCheckpointer,
 }
 
 impl StreamTask {
@@ -30,13 +39,40 @@ impl StreamTask {
         processor: Box<dyn StreamInputProcessor>,
         flush_interval: Option<Duration>,
         time: ProcessingTimeService,
+        mailbox: Arc<TaskMailbox>,
+        checkpointer: TaskCheckpointer,
     ) -> Self {
         StreamTask {
             signal,
             processor,
             flush_interval: flush_interval.filter(|d| !d.is_zero()),
             time,
+            mailbox,
+            checkpointer,
         }
+    }
+
+    /// Handles the control messages in the mailbox. `finished`: the task's
+    /// input has ended (barriers are not forwarded any more). Returns whether the
+    /// task must stop: a finished task told to terminate, or a running task told
+    /// to stop.
+    fn handle_mail(&mut self, finished: bool) -> Result<bool, TaskError> {
+        for message in self.mailbox.take_all() {
+            match message {
+                TaskControl::Trigger(barrier) => {
+                    self.processor.trigger_checkpoint(SnapshotRequest {
+                        barrier,
+                        forward_barrier: !finished,
+                    })?;
+                }
+                TaskControl::Complete(id) => self.processor.notify_checkpoint(id, true)?,
+                TaskControl::Abort(id) => self.processor.notify_checkpoint(id, false)?,
+                TaskControl::Terminate if finished => return Ok(true),
+                TaskControl::Stop => return Ok(true),
+                TaskControl::Terminate => {}
+            }
+        }
+        Ok(false)
     }
 
     /// When to wake up at the latest: the next buffer flush or the next
@@ -74,6 +110,10 @@ impl StreamTask {
             if self.signal.is_cancelled() {
                 return Err(TaskError::Cancelled);
             }
+            if self.mailbox.has_mail() && self.handle_mail(false)? {
+                // Stopped (stop-with-savepoint): close without ending the input.
+                return Ok(());
+            }
             let now = self.time.now();
             if self.time.take_due(now) {
                 self.processor.on_processing_time(now)?;
@@ -102,7 +142,21 @@ impl StreamTask {
                 InputStatus::EndOfInput => break,
             }
         }
-        self.processor.end_input()
+        self.processor.end_input()?;
+        if !self.checkpointer.is_enabled() {
+            return Ok(());
+        }
+        // Wait for the job's final checkpoint (sinks commit on its notification).
+        self.checkpointer.finished()?;
+        loop {
+            if self.signal.is_cancelled() {
+                return Err(TaskError::Cancelled);
+            }
+            if self.mailbox.has_mail() && self.handle_mail(true)? {
+                return Ok(());
+            }
+            self.signal.park_until(None);
+        }
     }
 }
 

@@ -4,14 +4,16 @@
 //! picks. A buffer is sent when it reaches the segment size, when the buffer
 //! timeout elapses (the task loop calls `flush_buffers`), after every record if the
 //! timeout is zero, and at end of input, which also sends `EndOfPartition` on every
-//! channel. Watermarks go to every channel, in line with the records.
+//! channel. Watermarks go to every channel, in line with the records; so do
+//! checkpoint barriers, after the buffer of records before them is sent.
 
 use crate::chain::{ChainNode, ChainedInput};
+use crate::checkpointing::TaskSnapshotBuilder;
 use crate::element::{encode_record, encode_watermark, encode_watermark_status};
 use crate::error::{OperatorInstance, TaskError};
 use crate::partitioning::ChannelSelector;
 use runnel_network::{ChannelMessage, OutputChannel};
-use runnel_types::{Data, StreamRecord, Watermark, WatermarkStatus};
+use runnel_types::{CheckpointId, Data, StreamRecord, Watermark, WatermarkStatus};
 use std::marker::PhantomData;
 
 struct ChannelWriter {
@@ -115,6 +117,26 @@ impl<T: Data, S: ChannelSelector<T>> ChainNode for RecordWriter<T, S> {
     }
 
     fn on_processing_time(&mut self, _now: i64) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, snapshot: &mut TaskSnapshotBuilder) -> Result<(), TaskError> {
+        // The records before the barrier leave first, then the barrier, on every
+        // channel.
+        self.flush_buffers()?;
+        if snapshot.request().forward_barrier {
+            let barrier = snapshot.request().barrier;
+            for i in 0..self.channels.len() {
+                let result = self.channels[i]
+                    .channel
+                    .send(ChannelMessage::Barrier(barrier));
+                result.map_err(|e| self.network_error(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn notify_checkpoint(&mut self, _id: CheckpointId, _complete: bool) -> Result<(), TaskError> {
         Ok(())
     }
 }

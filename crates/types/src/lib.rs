@@ -2,10 +2,12 @@
 //!
 //! This crate owns identifiers, event time and watermarks, key-group arithmetic
 //! (Flink's `KeyGroupRangeAssignment`), the record envelope that flows between
-//! operators, and the compact binary codec used whenever a record crosses a task
-//! boundary or is stored. It depends on nothing else in Runnel and must stay free of
-//! threads, I/O and configuration: everything here is pure and cheap to test.
+//! operators, checkpoint ids and barriers, and the compact binary codec used
+//! whenever a record crosses a task boundary or is stored. It depends on nothing
+//! else in Runnel and must stay free of threads, I/O and configuration:
+//! everything here is pure and cheap to test.
 
+mod checkpoint;
 mod codec;
 mod data;
 mod fx;
@@ -15,6 +17,7 @@ mod key_hash;
 mod record;
 mod time;
 
+pub use checkpoint::{BarrierAlignment, CheckpointBarrier, CheckpointId, SnapshotKind};
 pub use codec::{CodecError, RecordCodec};
 pub use data::{Data, Key};
 pub use fx::{FxBuildHasher, FxHashMap, FxHasher};

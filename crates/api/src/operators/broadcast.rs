@@ -7,6 +7,7 @@ use crate::broadcast::{
 };
 use crate::functions::Collector;
 use crate::operators::keyed::KeyedRuntime;
+use runnel_runtime::checkpointing::StateSnapshotContext;
 use runnel_runtime::output::SideOutputs;
 use runnel_runtime::partitioning::KeySelector;
 use runnel_runtime::time::ProcessingTimeService;
@@ -23,8 +24,14 @@ pub type BroadcastRegistration =
 
 fn registered_store(
     registrations: &[BroadcastRegistration],
+    params: &OperatorParameters,
 ) -> Result<BroadcastStateStore, BoxError> {
     let mut store = BroadcastStateStore::new();
+    if let Some(restored) = params.restored_state()
+        && !restored.operator_state.is_empty()
+    {
+        store.restore(restored.operator_state.clone())?;
+    }
     for r in registrations {
         r(&mut store)?;
     }
@@ -50,7 +57,7 @@ impl<I, B, O, F> BroadcastProcessOperator<I, B, O, F> {
     ) -> Result<Self, BoxError> {
         Ok(BroadcastProcessOperator {
             function,
-            broadcast: registered_store(registrations)?,
+            broadcast: registered_store(registrations, params)?,
             time: params.processing_time().clone(),
             runtime: params.runtime().clone(),
             watermark: Watermark::MIN,
@@ -82,6 +89,11 @@ impl<I: Data, B: Data, O: Data, F: BroadcastProcessFunction<I, B, O>> TwoInputOp
     type In1 = I;
     type In2 = B;
     type Out = O;
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        ctx.state().operator_state = self.broadcast.snapshot()?;
+        Ok(())
+    }
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.function.open(ctx)
@@ -150,8 +162,8 @@ impl<I: Data, B, O, KS: KeySelector<I>, F> KeyedBroadcastProcessOperator<I, B, O
         Ok(KeyedBroadcastProcessOperator {
             key_selector,
             function,
-            keyed: KeyedRuntime::new(params),
-            broadcast: registered_store(registrations)?,
+            keyed: KeyedRuntime::new(params)?,
+            broadcast: registered_store(registrations, params)?,
             _types: PhantomData,
         })
     }
@@ -168,6 +180,12 @@ where
     type In1 = I;
     type In2 = B;
     type Out = O;
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.keyed.snapshot_state(ctx)?;
+        ctx.state().operator_state = self.broadcast.snapshot()?;
+        Ok(())
+    }
 
     fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.function.open(&mut self.keyed.open_context())

@@ -32,6 +32,7 @@
 use crate::functions::Collector;
 use crate::interval_join::{ProcessJoinContext, ProcessJoinFunction};
 use crate::operators::keyed::KeyedRuntime;
+use runnel_runtime::checkpointing::StateSnapshotContext;
 use runnel_runtime::metrics::Counter;
 use runnel_runtime::partitioning::KeySelector;
 use runnel_runtime::timers::Timer;
@@ -45,7 +46,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 /// A side of the join; also the namespace of its cleanup timers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum JoinSide {
     /// The stream `interval_join` was called on.
     Left,
@@ -243,7 +244,7 @@ where
         function: F,
         params: &OperatorParameters,
     ) -> Result<Self, BoxError> {
-        let mut keyed = KeyedRuntime::new(params);
+        let mut keyed = KeyedRuntime::new(params)?;
         let buffers = keyed
             .store
             .get_state(&ValueStateDescriptor::new("INTERVAL_JOIN_BUFFERS"))?;
@@ -368,6 +369,10 @@ where
     type In1 = L;
     type In2 = R;
     type Out = O;
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.keyed.snapshot_state(ctx)
+    }
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.function.open(ctx)

@@ -3,13 +3,18 @@
 
 use crate::functions::Collector;
 use crate::keyed_functions::{KeyedContext, KeyedOpenContext};
+use runnel_checkpoint::{KeyGroupState, OperatorSubtaskState};
 use runnel_config::StateBackendType;
+use runnel_runtime::checkpointing::StateSnapshotContext;
 use runnel_runtime::output::SideOutputs;
 use runnel_runtime::time::ProcessingTimeService;
 use runnel_runtime::timers::{InternalTimerService, TimeDomain, Timer};
 use runnel_runtime::{BoxError, OperatorParameters, Output, RuntimeContext};
 use runnel_state::{KeyedStateStore, StateBackendKind};
-use runnel_types::{Data, EventTime, Key, StreamRecord, Watermark};
+use runnel_types::{Data, EventTime, Key, KeyGroup, KeyGroupAssigner, StreamRecord, Watermark};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// Keyed state and timers of one operator instance; `N` is the timers'
@@ -21,9 +26,10 @@ pub struct KeyedRuntime<K: Key, N = ()> {
     pub(crate) runtime: RuntimeContext,
 }
 
-impl<K: Key, N: Clone + PartialEq> KeyedRuntime<K, N> {
-    /// State for the key groups this instance owns, with the job's clock for TTL.
-    pub fn new(params: &OperatorParameters) -> Self {
+impl<K: Key, N: Clone + PartialEq + Serialize + DeserializeOwned> KeyedRuntime<K, N> {
+    /// State for the key groups this instance owns, with the job's clock for TTL;
+    /// restored from the instance's share of a snapshot, if it has one.
+    pub fn new(params: &OperatorParameters) -> Result<Self, BoxError> {
         let time = params.processing_time().clone();
         let clock = time.clock().clone();
         let backend = match params.state_backend() {
@@ -35,12 +41,58 @@ impl<K: Key, N: Clone + PartialEq> KeyedRuntime<K, N> {
             params.runtime().max_parallelism(),
             Rc::new(move || clock.now_millis()),
         );
-        KeyedRuntime {
+        let mut keyed = KeyedRuntime {
             store,
             timers: InternalTimerService::new(),
             time,
             runtime: params.runtime().clone(),
+        };
+        if let Some(restored) = params.restored_state() {
+            keyed.restore(restored)?;
         }
+        Ok(keyed)
+    }
+
+    /// Adds the key groups of `restored` (state registered later picks up its
+    /// entries; see `KeyedStateStore::restore_key_group`).
+    fn restore(&mut self, restored: &OperatorSubtaskState) -> Result<(), BoxError> {
+        for g in &restored.key_groups {
+            if !g.state.is_empty() {
+                self.store.restore_key_group(g.group, &g.state)?;
+            }
+            if !g.timers.is_empty() {
+                self.timers.restore_key_group(&g.timers)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the keyed state and timers of every key group into `ctx`.
+    pub fn snapshot_state(&self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        let assigner = KeyGroupAssigner::new(self.runtime.max_parallelism());
+        let mut groups: BTreeMap<KeyGroup, KeyGroupState> = BTreeMap::new();
+        for (group, state) in self.store.snapshot_key_groups()? {
+            groups.insert(
+                group,
+                KeyGroupState {
+                    group,
+                    state,
+                    timers: Vec::new(),
+                },
+            );
+        }
+        for (group, timers) in self.timers.snapshot_key_groups(&assigner)? {
+            groups
+                .entry(group)
+                .or_insert_with(|| KeyGroupState {
+                    group,
+                    state: Vec::new(),
+                    timers: Vec::new(),
+                })
+                .timers = timers;
+        }
+        ctx.state().key_groups = groups.into_values().collect();
+        Ok(())
     }
 
     /// Makes `key` the current key of state and timers.

@@ -4,6 +4,7 @@
 
 use crate::keyed_functions::{KeyedCoProcessFunction, KeyedProcessFunction};
 use crate::operators::keyed::KeyedRuntime;
+use runnel_runtime::checkpointing::StateSnapshotContext;
 use runnel_runtime::partitioning::KeySelector;
 use runnel_runtime::{
     BoxError, OneInputOperator, OperatorParameters, Output, RuntimeContext, TwoInputOperator,
@@ -23,13 +24,17 @@ impl<I: Data, O: Data, KS: KeySelector<I>, F: KeyedProcessFunction<KS::Key, I, O
     KeyedProcessOperator<I, O, KS, F>
 {
     /// The operator of one parallel instance.
-    pub fn new(key_selector: KS, function: F, params: &OperatorParameters) -> Self {
-        KeyedProcessOperator {
+    pub fn new(
+        key_selector: KS,
+        function: F,
+        params: &OperatorParameters,
+    ) -> Result<Self, BoxError> {
+        Ok(KeyedProcessOperator {
             key_selector,
             function,
-            keyed: KeyedRuntime::new(params),
+            keyed: KeyedRuntime::new(params)?,
             _types: PhantomData,
-        }
+        })
     }
 }
 
@@ -38,6 +43,10 @@ impl<I: Data, O: Data, KS: KeySelector<I>, F: KeyedProcessFunction<KS::Key, I, O
 {
     type In = I;
     type Out = O;
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.keyed.snapshot_state(ctx)
+    }
 
     fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.function.open(&mut self.keyed.open_context())
@@ -95,14 +104,19 @@ where
     F: KeyedCoProcessFunction<KS1::Key, I1, I2, O>,
 {
     /// The operator of one parallel instance.
-    pub fn new(key1: KS1, key2: KS2, function: F, params: &OperatorParameters) -> Self {
-        KeyedCoProcessOperator {
+    pub fn new(
+        key1: KS1,
+        key2: KS2,
+        function: F,
+        params: &OperatorParameters,
+    ) -> Result<Self, BoxError> {
+        Ok(KeyedCoProcessOperator {
             key1,
             key2,
             function,
-            keyed: KeyedRuntime::new(params),
+            keyed: KeyedRuntime::new(params)?,
             _types: PhantomData,
-        }
+        })
     }
 }
 
@@ -118,6 +132,10 @@ where
     type In1 = I1;
     type In2 = I2;
     type Out = O;
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.keyed.snapshot_state(ctx)
+    }
 
     fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.function.open(&mut self.keyed.open_context())

@@ -5,6 +5,7 @@
 
 use crate::functions::ReduceFunction;
 use crate::operators::keyed::KeyedRuntime;
+use runnel_runtime::checkpointing::StateSnapshotContext;
 use runnel_runtime::partitioning::KeySelector;
 use runnel_runtime::{BoxError, OneInputOperator, OperatorParameters, Output, RuntimeContext};
 use runnel_state::{ValueState, ValueStateDescriptor};
@@ -25,7 +26,7 @@ impl<T: Data, KS: KeySelector<T>, F> KeyedReduce<T, KS, F> {
         function: F,
         params: &OperatorParameters,
     ) -> Result<Self, BoxError> {
-        let mut keyed = KeyedRuntime::new(params);
+        let mut keyed = KeyedRuntime::new(params)?;
         let accumulator = keyed
             .store
             .get_state(&ValueStateDescriptor::new("_keyed_reduce_accumulator"))?;
@@ -41,6 +42,10 @@ impl<T: Data, KS: KeySelector<T>, F> KeyedReduce<T, KS, F> {
 impl<T: Data, KS: KeySelector<T>, F: ReduceFunction<T>> OneInputOperator for KeyedReduce<T, KS, F> {
     type In = T;
     type Out = T;
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.keyed.snapshot_state(ctx)
+    }
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.function.open(ctx)

@@ -23,6 +23,7 @@ use crate::windowing::{
     EvictorContext, ProcessWindowContext, Trigger, TriggerContext, TriggerResult, Window,
     WindowAssigner, WindowAssignerContext,
 };
+use runnel_runtime::checkpointing::StateSnapshotContext;
 use runnel_runtime::metrics::Counter;
 use runnel_runtime::output::{MainOutput, SideOutputs};
 use runnel_runtime::partitioning::KeySelector;
@@ -132,7 +133,7 @@ where
         settings: WindowSettings<IN>,
         params: &OperatorParameters,
     ) -> Result<Self, BoxError> {
-        let mut keyed = KeyedRuntime::new(params);
+        let mut keyed = KeyedRuntime::new(params)?;
         let window_state = keyed
             .store
             .get_namespaced_state(&ValueStateDescriptor::new("window-contents"))?;
@@ -565,6 +566,10 @@ where
 {
     type In = IN;
     type Out = OUT;
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.keyed.snapshot_state(ctx)
+    }
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.contents.open(ctx)?;

@@ -1,0 +1,127 @@
+//! What a snapshot holds: per operator instance, its keyed state and timers by key
+//! group and its operator (list, union list, broadcast) state; per task, the
+//! states of the operators of its chain.
+//!
+//! Everything here is plain, serializable data. Keyed state stays in the
+//! key-group format of `runnel-state` (`RKGS`), so a key group can move to any
+//! subtask of a rescaled job; operator state is redistributed by its mode.
+
+use runnel_state::OperatorStateSnapshot;
+use runnel_types::{KeyGroup, KeyGroupRange, NodeId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Identifies an operator across runs of a job, so its state finds it again:
+/// the `uid` the program gave it, or, without one, its position in the
+/// program's graph (which changes when the program adds operators before it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OperatorId(pub String);
+
+impl OperatorId {
+    /// The id of an operator with `uid` (if set) at `node`.
+    pub fn of(uid: Option<&str>, node: NodeId) -> Self {
+        match uid {
+            Some(uid) => OperatorId(format!("uid:{uid}")),
+            None => OperatorId(format!("auto:{}", node.0)),
+        }
+    }
+
+    /// Whether the id comes from a `uid`.
+    pub fn is_uid(&self) -> bool {
+        self.0.starts_with("uid:")
+    }
+}
+
+impl fmt::Display for OperatorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.strip_prefix("uid:") {
+            Some(uid) => write!(f, "uid `{uid}`"),
+            None => write!(
+                f,
+                "operator #{} (no uid)",
+                self.0.strip_prefix("auto:").unwrap_or(&self.0)
+            ),
+        }
+    }
+}
+
+/// One key group of an operator instance: its keyed state (the `RKGS` format of
+/// `runnel-state`) and its timers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyGroupState {
+    /// The key group.
+    pub group: KeyGroup,
+    /// Keyed state entries; empty if none.
+    pub state: Vec<u8>,
+    /// Timers; empty if none.
+    pub timers: Vec<u8>,
+}
+
+/// The state of one operator instance at a checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSubtaskState {
+    /// Keyed state and timers, by key group, in key-group order.
+    pub key_groups: Vec<KeyGroupState>,
+    /// Operator list, union list and broadcast state (sources keep their splits
+    /// here).
+    pub operator_state: OperatorStateSnapshot,
+}
+
+impl OperatorSubtaskState {
+    /// Whether the instance has no state at all.
+    pub fn is_empty(&self) -> bool {
+        self.key_groups.is_empty() && self.operator_state.is_empty()
+    }
+
+    /// The key group `group`, if it has state.
+    pub fn key_group(&self, group: KeyGroup) -> Option<&KeyGroupState> {
+        self.key_groups
+            .binary_search_by_key(&group, |g| g.group)
+            .ok()
+            .map(|i| &self.key_groups[i])
+    }
+
+    /// The key groups of `range` that have state.
+    pub fn key_groups_in(&self, range: KeyGroupRange) -> impl Iterator<Item = &KeyGroupState> {
+        self.key_groups
+            .iter()
+            .filter(move |g| range.contains(g.group))
+    }
+}
+
+/// Everything one task contributed to a checkpoint: the state of each operator of
+/// its chain that has state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStateSnapshot {
+    /// Operators and their states, in chain order.
+    pub operators: Vec<(OperatorId, OperatorSubtaskState)>,
+}
+
+impl TaskStateSnapshot {
+    /// The state of `operator`, if the task has it.
+    pub fn operator(&self, operator: &OperatorId) -> Option<&OperatorSubtaskState> {
+        self.operators
+            .iter()
+            .find(|(id, _)| id == operator)
+            .map(|(_, s)| s)
+    }
+
+    /// Bytes of state held (for logs and metrics).
+    pub fn state_size(&self) -> usize {
+        self.operators
+            .iter()
+            .map(|(_, s)| {
+                s.key_groups
+                    .iter()
+                    .map(|g| g.state.len() + g.timers.len())
+                    .sum::<usize>()
+                    + s.operator_state
+                        .states
+                        .iter()
+                        .flat_map(|n| &n.elements)
+                        .map(Vec::len)
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+}

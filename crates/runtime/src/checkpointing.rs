@@ -1,0 +1,293 @@
+//! A task's side of checkpoints: its mailbox of control messages, the walk that
+//! snapshots a chain as a barrier passes through it, and its reports to the job
+//! master.
+//!
+//! # When a task snapshots
+//!
+//! A source task snapshots when the job master asks it to (a
+//! [`TaskControl::Trigger`] in its mailbox), between two polls of its reader. Any
+//! other task snapshots when the barrier has arrived on its input channels (see
+//! `barriers`). Either way the snapshot walks the chain head first: each link
+//! flushes what it emitted before the barrier, writes its operator's state, and
+//! passes the barrier on; a record writer sends it on every channel. So the
+//! state of every operator reflects exactly the records before the barrier, and
+//! the barrier leaves the task behind all of them.
+//!
+//! The walk copies state into a [`TaskStateSnapshot`] on the task thread; the
+//! job master writes it to storage on another thread while the task goes on.
+
+use crate::error::TaskError;
+use runnel_checkpoint::{OperatorId, OperatorSubtaskState, TaskId, TaskStateSnapshot};
+use runnel_network::TaskSignal;
+use runnel_types::{CheckpointBarrier, CheckpointId, SnapshotKind};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A control message from the job master to a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskControl {
+    /// A source task injects this barrier (and snapshots).
+    Trigger(CheckpointBarrier),
+    /// The checkpoint completed: operators may commit.
+    Complete(CheckpointId),
+    /// The checkpoint will not complete.
+    Abort(CheckpointId),
+    /// The job has finished: a task waiting after its end of input may close.
+    Terminate,
+    /// The job stops (after a stop-with-savepoint): a running task closes
+    /// without ending its input.
+    Stop,
+}
+
+/// A task's mailbox: control messages in order, and a cheap check for whether
+/// there are any (read by the task loop before every unit of input).
+#[derive(Debug)]
+pub struct TaskMailbox {
+    queue: Mutex<VecDeque<TaskControl>>,
+    has_mail: AtomicBool,
+    signal: Arc<TaskSignal>,
+}
+
+impl TaskMailbox {
+    /// A mailbox that wakes the task of `signal` when a message arrives.
+    pub fn new(signal: Arc<TaskSignal>) -> Self {
+        TaskMailbox {
+            queue: Mutex::new(VecDeque::new()),
+            has_mail: AtomicBool::new(false),
+            signal,
+        }
+    }
+
+    /// Posts a message and wakes the task.
+    pub fn post(&self, message: TaskControl) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(message);
+        self.has_mail.store(true, Ordering::Release);
+        self.signal.wake();
+    }
+
+    /// Whether messages are waiting.
+    #[inline]
+    pub fn has_mail(&self) -> bool {
+        self.has_mail.load(Ordering::Acquire)
+    }
+
+    /// Takes every waiting message, oldest first.
+    pub fn take_all(&self) -> Vec<TaskControl> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        self.has_mail.store(false, Ordering::Release);
+        q.drain(..).collect()
+    }
+}
+
+/// What a snapshot walk is for.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotRequest {
+    /// The barrier (its id, time and kind).
+    pub barrier: CheckpointBarrier,
+    /// Whether writers pass the barrier downstream. `false` for the final
+    /// snapshot of a task whose outputs have already ended.
+    pub forward_barrier: bool,
+}
+
+/// Collects the states of a chain's operators during a snapshot walk.
+#[derive(Debug)]
+pub struct TaskSnapshotBuilder {
+    request: SnapshotRequest,
+    operators: Vec<(OperatorId, OperatorSubtaskState)>,
+}
+
+impl TaskSnapshotBuilder {
+    /// A builder for `request`.
+    pub fn new(request: SnapshotRequest) -> Self {
+        TaskSnapshotBuilder {
+            request,
+            operators: Vec::new(),
+        }
+    }
+
+    /// The request.
+    pub fn request(&self) -> &SnapshotRequest {
+        &self.request
+    }
+
+    /// The context `operator` writes its state into.
+    pub fn operator(&mut self, operator: OperatorId) -> StateSnapshotContext<'_> {
+        self.operators
+            .push((operator, OperatorSubtaskState::default()));
+        let barrier = self.request.barrier;
+        let (_, state) = self.operators.last_mut().expect("just pushed");
+        StateSnapshotContext { barrier, state }
+    }
+
+    /// The task's snapshot (operators without state are left out).
+    pub fn finish(self) -> TaskStateSnapshot {
+        TaskStateSnapshot {
+            operators: self
+                .operators
+                .into_iter()
+                .filter(|(_, s)| !s.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// Where one operator instance writes its state during a snapshot (Flink's
+/// `StateSnapshotContext`).
+#[derive(Debug)]
+pub struct StateSnapshotContext<'a> {
+    barrier: CheckpointBarrier,
+    state: &'a mut OperatorSubtaskState,
+}
+
+impl StateSnapshotContext<'_> {
+    /// The checkpoint being taken.
+    pub fn checkpoint_id(&self) -> CheckpointId {
+        self.barrier.id
+    }
+
+    /// When it was triggered (epoch ms).
+    pub fn checkpoint_timestamp(&self) -> i64 {
+        self.barrier.timestamp
+    }
+
+    /// Checkpoint or savepoint.
+    pub fn kind(&self) -> SnapshotKind {
+        self.barrier.kind
+    }
+
+    /// The operator's state, to fill in.
+    pub fn state(&mut self) -> &mut OperatorSubtaskState {
+        self.state
+    }
+}
+
+/// What a task reports to the job master.
+#[derive(Debug)]
+pub enum TaskReport {
+    /// The task's state for a checkpoint (to be written, then acknowledged).
+    Snapshot {
+        /// The checkpoint.
+        id: CheckpointId,
+        /// Its kind (where it goes).
+        kind: SnapshotKind,
+        /// The state.
+        snapshot: TaskStateSnapshot,
+    },
+    /// The task cannot take part in a checkpoint.
+    Decline {
+        /// The checkpoint.
+        id: CheckpointId,
+        /// Why.
+        reason: runnel_checkpoint::DeclineReason,
+    },
+    /// The task processed all its input and ended its outputs.
+    Finished,
+}
+
+/// A report with its sender.
+#[derive(Debug)]
+pub struct TaskMessage {
+    /// The task.
+    pub task: TaskId,
+    /// Its attempt (reports of an earlier attempt are ignored).
+    pub attempt: u32,
+    /// The report.
+    pub report: TaskReport,
+}
+
+/// Where a task's reports go (the job master's inbox).
+pub type ReportSink = Arc<dyn Fn(TaskMessage) + Send + Sync>;
+
+/// A task's link to the job master for checkpoints.
+#[derive(Clone)]
+pub struct TaskCheckpointer {
+    task: TaskId,
+    attempt: u32,
+    reports: Option<ReportSink>,
+    periodic: bool,
+}
+
+impl std::fmt::Debug for TaskCheckpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskCheckpointer")
+            .field("task", &self.task)
+            .field("attempt", &self.attempt)
+            .field("periodic", &self.periodic)
+            .finish()
+    }
+}
+
+impl TaskCheckpointer {
+    /// A checkpointer reporting to `reports`; `periodic`: the job takes
+    /// periodic checkpoints (finished tasks then wait for the final one).
+    pub fn new(task: TaskId, attempt: u32, reports: ReportSink, periodic: bool) -> Self {
+        TaskCheckpointer {
+            task,
+            attempt,
+            reports: Some(reports),
+            periodic,
+        }
+    }
+
+    /// A checkpointer that reports nowhere (operators run outside a job).
+    pub fn disabled(task: TaskId) -> Self {
+        TaskCheckpointer {
+            task,
+            attempt: 0,
+            reports: None,
+            periodic: false,
+        }
+    }
+
+    /// Whether the job takes periodic checkpoints.
+    pub fn is_enabled(&self) -> bool {
+        self.periodic
+    }
+
+    /// The task.
+    pub fn task(&self) -> TaskId {
+        self.task
+    }
+
+    fn send(&self, report: TaskReport) -> Result<(), TaskError> {
+        if let Some(sink) = &self.reports {
+            sink(TaskMessage {
+                task: self.task,
+                attempt: self.attempt,
+                report,
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands the state of a completed snapshot walk to the master.
+    pub fn submit(
+        &self,
+        barrier: &CheckpointBarrier,
+        snapshot: TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
+        self.send(TaskReport::Snapshot {
+            id: barrier.id,
+            kind: barrier.kind,
+            snapshot,
+        })
+    }
+
+    /// Declines a checkpoint.
+    pub fn decline(
+        &self,
+        id: CheckpointId,
+        reason: runnel_checkpoint::DeclineReason,
+    ) -> Result<(), TaskError> {
+        self.send(TaskReport::Decline { id, reason })
+    }
+
+    /// Reports that the task processed all its input.
+    pub fn finished(&self) -> Result<(), TaskError> {
+        self.send(TaskReport::Finished)
+    }
+}

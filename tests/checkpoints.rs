@@ -1,0 +1,118 @@
+//! Checkpoints and recovery (H1, H2) through whole jobs: a failed job restarts
+//! from its latest checkpoint and its state counts every record once.
+
+mod common;
+
+use runnel::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const N: u64 = 60_000;
+const KEYS: u64 = 10;
+
+/// The last value each key reported.
+#[derive(Clone, Default)]
+struct LastPerKey(Arc<Mutex<BTreeMap<u64, u64>>>);
+
+impl LastPerKey {
+    fn sink(&self) -> impl SinkFunction<(u64, u64)> + Clone {
+        let map = self.0.clone();
+        move |(k, v): (u64, u64)| {
+            map.lock().unwrap().insert(k, v);
+        }
+    }
+
+    fn get(&self) -> BTreeMap<u64, u64> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// The sum per key of 1..=N, computed directly.
+fn expected_sums() -> BTreeMap<u64, u64> {
+    let mut m = BTreeMap::new();
+    for x in 1..=N {
+        *m.entry(x % KEYS).or_default() += x;
+    }
+    m
+}
+
+/// Numbers 1..=N, slowed down so checkpoints complete while they flow, summed
+/// per key; `config` decides checkpoints and failures.
+fn run_sums(config: Configuration) -> (JobExecutionResult, BTreeMap<u64, u64>) {
+    let env = StreamExecutionEnvironment::with_config(config);
+    env.set_parallelism(2);
+    let last = LastPerKey::default();
+    env.from_sequence(1, N)
+        .map(|x: u64| {
+            if x.is_multiple_of(500) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (x % KEYS, x)
+        })
+        .name("Slow")
+        .key_by(|(k, _)| *k)
+        .sum(|(_, v)| v)
+        .name("Sum")
+        .add_sink(last.sink());
+    let result = env.execute("sums").unwrap();
+    (result, last.get())
+}
+
+fn checkpointed(interval_ms: u64) -> Configuration {
+    let mut c = Configuration {
+        restart_strategy: Some(RestartStrategyConfig::FixedDelay {
+            attempts: 5,
+            delay: Duration::ZERO,
+        }),
+        ..Configuration::default()
+    };
+    c.checkpointing.interval = Some(Duration::from_millis(interval_ms));
+    c
+}
+
+#[test]
+fn a_job_with_checkpoints_completes_them_and_ends_with_a_final_one() {
+    let (result, sums) = run_sums(checkpointed(10));
+    assert_eq!(sums, expected_sums());
+    assert_eq!(result.restarts, 0);
+    assert!(
+        result.completed_checkpoints >= 2,
+        "periodic checkpoints and the final one: {}",
+        result.completed_checkpoints
+    );
+}
+
+#[test]
+fn a_failed_job_restarts_from_its_latest_checkpoint_and_counts_every_record_once() {
+    let mut config = checkpointed(10);
+    let mut fault = FaultInjection::new("Sum", 20_000);
+    fault.subtask = 1;
+    config.fault_injection = Some(fault);
+    let (result, sums) = run_sums(config);
+    assert_eq!(sums, expected_sums(), "no record lost or counted twice");
+    assert_eq!(result.restarts, 1);
+    let source = result.operator("Source: Sequence Source").unwrap();
+    assert!(
+        source.records_out < N,
+        "the last attempt resumed from a checkpoint, not from the start ({} records)",
+        source.records_out
+    );
+}
+
+#[test]
+fn without_a_restart_strategy_the_failure_fails_the_job() {
+    let config = Configuration {
+        fault_injection: Some(FaultInjection::new("Sum", 1_000)),
+        ..Configuration::default()
+    };
+    let env = StreamExecutionEnvironment::with_config(config);
+    env.from_sequence(1, N)
+        .map(|x: u64| (x % KEYS, x))
+        .key_by(|(k, _)| *k)
+        .sum(|(_, v)| v)
+        .name("Sum")
+        .add_sink(|_: (u64, u64)| {});
+    let err = env.execute("no restart").unwrap_err().to_string();
+    assert!(err.contains("injected failure after 1000 records"), "{err}");
+}
