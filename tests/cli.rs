@@ -7,11 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Environment variables of the CLI contract, removed so the tests' own
 /// environment cannot leak into the job.
-const RUNNEL_VARS: [&str; 4] = [
+const RUNNEL_VARS: [&str; 7] = [
     "RUNNEL_PARALLELISM",
     "RUNNEL_CONFIG",
     "RUNNEL_CONF_DIR",
     "RUNNEL_EXECUTION_MODE",
+    "RUNNEL_SAVEPOINT_PATH",
+    "RUNNEL_ALLOW_NON_RESTORED_STATE",
+    "RUNNEL_JOBS_DIR",
 ];
 
 /// The CLI binary, with a clean environment.
@@ -408,4 +411,146 @@ fn version_help_and_usage_errors() {
         let run = cli(args);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
     }
+}
+
+/// The checkpointing example job, built by `cargo test` next to the CLI.
+fn checkpointing_example() -> PathBuf {
+    let cli = Path::new(env!("CARGO_BIN_EXE_runnel"));
+    let example = cli
+        .parent()
+        .expect("the CLI binary has a directory")
+        .join("examples")
+        .join(format!("checkpointing{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        example.is_file(),
+        "{} is missing: build the examples",
+        example.display()
+    );
+    example
+}
+
+/// The sum of `count=` over the committed part files in `dir`.
+fn committed_orders(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            let count = line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("count="))
+                .expect("a count field");
+            total += count.parse::<u64>().unwrap();
+        }
+    }
+    total
+}
+
+#[test]
+fn a_running_job_is_savepointed_stopped_and_resumed_through_the_cli() {
+    let base = std::env::temp_dir().join(format!("runnel-cli-savepoint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (jobs, out, savepoints) = (base.join("jobs"), base.join("out"), base.join("sp"));
+    let with_jobs = |mut c: Command| {
+        c.env("RUNNEL_JOBS_DIR", &jobs);
+        c
+    };
+    let orders = "300000";
+    let mut job = with_jobs(runnel())
+        .args(["run"])
+        .arg(checkpointing_example())
+        .args([
+            "--orders",
+            orders,
+            "--rate",
+            "40000",
+            "--fail-after",
+            "0",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("runnel run starts");
+
+    let mut id = None;
+    for _ in 0..400 {
+        let mut list = with_jobs(runnel());
+        list.arg("list");
+        let listed = output(list);
+        if let Some(line) = listed
+            .stdout
+            .lines()
+            .find(|l| l.contains("Checkpointed orders"))
+        {
+            id = line.split_whitespace().next().map(str::to_string);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let id = id.expect("the job appears in `runnel list`");
+    // Let a checkpoint commit some output first.
+    for _ in 0..400 {
+        if std::fs::read_dir(&out).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        }) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+
+    let mut savepoint = with_jobs(runnel());
+    savepoint.args(["savepoint", &id]).arg(&savepoints);
+    let taken = output(savepoint);
+    assert_eq!(taken.code, Some(0), "{}", taken.stderr);
+    let path = taken
+        .stdout
+        .trim()
+        .strip_prefix("Savepoint completed. Path: ")
+        .expect("the path is printed")
+        .to_string();
+    assert!(Path::new(&path).join("_metadata").is_file(), "{path}");
+
+    let mut stop = with_jobs(runnel());
+    stop.args(["stop", "--savepoint-path"])
+        .arg(&savepoints)
+        .arg(&id);
+    let stopped = output(stop);
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let final_savepoint = stopped
+        .stdout
+        .trim()
+        .strip_prefix("Savepoint completed. Path: ")
+        .expect("the path is printed")
+        .to_string();
+    assert_eq!(
+        job.wait().unwrap().code(),
+        Some(0),
+        "the stopped job exits cleanly"
+    );
+    let before = committed_orders(&out);
+    assert!(before > 0 && before < 300_000, "stopped midway: {before}");
+
+    let mut resume = with_jobs(runnel());
+    resume
+        .args(["run", "-s", &final_savepoint])
+        .arg(checkpointing_example())
+        .args(["--orders", orders, "--fail-after", "0", "--out"])
+        .arg(&out);
+    let resumed = output(resume);
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    assert_eq!(
+        committed_orders(&out),
+        300_000,
+        "every order once, over both runs"
+    );
+
+    let mut gone = with_jobs(runnel());
+    gone.args(["cancel", &id]);
+    let gone = output(gone);
+    assert_eq!(gone.code, Some(1));
+    assert!(gone.stderr.contains("no running job"), "{}", gone.stderr);
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -541,3 +541,47 @@ fn late_data_refires_within_lateness_and_side_outputs_the_rest() {
         ]
     );
 }
+
+#[test]
+fn checkpointing_recovers_from_the_injected_failure_and_commits_every_order_once() {
+    let out = std::env::temp_dir().join(format!(
+        "runnel-example-checkpointing-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&out);
+    let stdout = run(
+        "checkpointing",
+        &[
+            "--orders",
+            "30000",
+            "--rate",
+            "30000",
+            "--fail-after",
+            "5000",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(stdout.contains("done: 1 restart(s)"), "{stdout}");
+    let mut orders = 0u64;
+    let mut lines = 0;
+    for entry in std::fs::read_dir(&out).unwrap().flatten() {
+        assert!(
+            !entry.file_name().to_string_lossy().starts_with('.'),
+            "no in-progress file is left"
+        );
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            lines += 1;
+            orders += line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("count="))
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        }
+    }
+    assert_eq!(orders, 30_000, "every order exactly once");
+    assert_eq!(lines, 50 * 30, "one line per user and second");
+    let _ = std::fs::remove_dir_all(&out);
+}

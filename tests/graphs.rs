@@ -88,6 +88,7 @@ fn parallelism_precedence_operator_environment_command_line_config_file() {
         command_line_parallelism: cli,
         mode: ExecutionMode::Local,
         restore: None,
+        jobs_dir: None,
     };
     assert_eq!(
         parallelism_of_map(settings(Some(3)), Some(4), Some(5)),

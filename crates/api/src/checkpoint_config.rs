@@ -2,7 +2,7 @@
 //! `CheckpointConfig`), and the restart strategy.
 
 use crate::environment::StreamExecutionEnvironment;
-use runnel_config::{CheckpointingMode, RestartStrategyConfig};
+use runnel_config::{CheckpointingMode, FaultInjection, RestartStrategyConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +36,13 @@ impl StreamExecutionEnvironment {
     /// What happens after a failure (overrides `restart-strategy.*`).
     pub fn set_restart_strategy(&self, strategy: RestartStrategyConfig) -> &Self {
         self.update_config(|c| c.restart_strategy = Some(strategy));
+        self
+    }
+
+    /// Makes an operator fail on purpose, to test recovery (overrides
+    /// `execution.fault-injection.*`; `None` removes the fault).
+    pub fn set_fault_injection(&self, fault: Option<FaultInjection>) -> &Self {
+        self.update_config(|c| c.fault_injection = fault);
         self
     }
 }

@@ -13,6 +13,7 @@ use runnel_plan::{
     ChainingStrategy, NodeKind, NodeSpec, ParallelismDefaults, Plan, PlanError, StreamGraph,
 };
 use runnel_runtime::clock::{Clock, SystemClock};
+use runnel_runtime::control::ControlEndpoint;
 use runnel_runtime::environment::{ExecutableJob, NodeFactory, OutputPort, SidePorts};
 use runnel_runtime::nodes::SourceNode;
 use runnel_runtime::source::{Boundedness, Source};
@@ -39,6 +40,10 @@ pub const ENV_SAVEPOINT_PATH: &str = "RUNNEL_SAVEPOINT_PATH";
 /// lets a job drop savepoint state of operators it no longer has (`true`).
 pub const ENV_ALLOW_NON_RESTORED_STATE: &str = "RUNNEL_ALLOW_NON_RESTORED_STATE";
 
+/// Environment variable naming the directory where a running job registers
+/// itself so that `runnel savepoint`, `stop`, `cancel` and `list` find it.
+pub const ENV_JOBS_DIR: &str = "RUNNEL_JOBS_DIR";
+
 /// What `execute` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExecutionMode {
@@ -63,6 +68,9 @@ pub struct EnvironmentSettings {
     pub mode: ExecutionMode,
     /// A savepoint to start from (`runnel run -s`).
     pub restore: Option<RestoreSettings>,
+    /// Where the running job registers for `runnel savepoint`, `stop`,
+    /// `cancel` and `list` (`RUNNEL_JOBS_DIR`, set by `runnel run`).
+    pub jobs_dir: Option<PathBuf>,
 }
 
 impl EnvironmentSettings {
@@ -102,11 +110,15 @@ impl EnvironmentSettings {
                 allow_non_restored_state: std::env::var(ENV_ALLOW_NON_RESTORED_STATE)
                     .is_ok_and(|v| v.trim() == "true"),
             });
+        let jobs_dir = std::env::var_os(ENV_JOBS_DIR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         Ok(EnvironmentSettings {
             config,
             command_line_parallelism,
             mode,
             restore,
+            jobs_dir,
         })
     }
 }
@@ -120,6 +132,7 @@ struct EnvInner {
     clock: Arc<dyn Clock>,
     mode: ExecutionMode,
     restore: Option<RestoreSettings>,
+    jobs_dir: Option<PathBuf>,
 }
 
 /// Defines and runs a streaming job (Flink's `StreamExecutionEnvironment`).
@@ -180,6 +193,7 @@ impl StreamExecutionEnvironment {
                 clock: Arc::new(SystemClock),
                 mode: settings.mode,
                 restore: settings.restore,
+                jobs_dir: settings.jobs_dir,
             })),
         }
     }
@@ -488,6 +502,28 @@ impl StreamExecutionEnvironment {
         }
         let client = self.execute_async(job_name)?;
         let _guard = signal::cancel_on_interrupt(client.cancel_handle());
+        let jobs_dir = self.inner.borrow().jobs_dir.clone();
+        let _registration = match jobs_dir {
+            Some(dir) => {
+                match ControlEndpoint::start(
+                    &dir,
+                    client.job_id(),
+                    client.job_name(),
+                    client.control(),
+                ) {
+                    Ok(endpoint) => Some(endpoint),
+                    Err(e) => {
+                        log::warn!(
+                            "cannot register job `{}` in {}: {e}; `runnel savepoint` and `stop` will not find it",
+                            client.job_name(),
+                            dir.display()
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         client.wait()
     }
 

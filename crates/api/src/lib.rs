@@ -38,8 +38,8 @@ pub use connected::ConnectedStreams;
 pub use connected::KeyedConnectedStreams;
 pub use datastream::{DataStream, DataStreamSink, SingleOutputStreamOperator};
 pub use environment::{
-    ENV_ALLOW_NON_RESTORED_STATE, ENV_EXECUTION_MODE, ENV_PARALLELISM, ENV_SAVEPOINT_PATH,
-    EnvironmentSettings, ExecutionMode, StreamExecutionEnvironment,
+    ENV_ALLOW_NON_RESTORED_STATE, ENV_EXECUTION_MODE, ENV_JOBS_DIR, ENV_PARALLELISM,
+    ENV_SAVEPOINT_PATH, EnvironmentSettings, ExecutionMode, StreamExecutionEnvironment,
 };
 pub use error::EnvironmentError;
 pub use functions::{
@@ -52,6 +52,7 @@ pub use keyed_functions::{
     KeyedCoProcessFunction, KeyedContext, KeyedOpenContext, KeyedProcessFunction,
     KeyedStateRegistry, TimerService,
 };
+pub use runnel_runtime::control;
 pub use runnel_runtime::timers::TimeDomain;
 /// Watermark strategies and generators.
 pub use runnel_runtime::watermark;

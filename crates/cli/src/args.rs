@@ -54,7 +54,7 @@ pub(crate) enum Command {
              Example: runnel run -p 4 -c conf/config.yaml target/release/examples/word_count"
         )
     )]
-    Run(JobOptions),
+    Run(RunArgs),
     /// Print a job's StreamGraph, JobGraph and ExecutionGraph without running it
     #[command(
         after_help = "Example: runnel explain -p 4 target/release/examples/word_count",
@@ -74,6 +74,60 @@ pub(crate) enum Command {
     /// List the configuration keys, or check a configuration file
     #[command(after_help = "Examples:\n  runnel config\n  runnel config --check conf/config.yaml")]
     Config(ConfigArgs),
+    /// List the jobs running on this machine (started with `runnel run`)
+    List,
+    /// Take a savepoint of a running job; prints its path
+    #[command(
+        after_help = "Example: runnel savepoint 3f2a9c0d1e4b5a6f7081928374655647 /tmp/savepoints"
+    )]
+    Savepoint(SavepointArgs),
+    /// Stop a running job with a savepoint (stop-with-savepoint); prints its path
+    #[command(
+        after_help = "Example: runnel stop --savepoint-path /tmp/savepoints 3f2a9c0d1e4b5a6f7081928374655647"
+    )]
+    Stop(StopArgs),
+    /// Cancel a running job
+    Cancel(JobIdArg),
+}
+
+/// `runnel run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Start from this savepoint (or retained checkpoint) directory
+    #[arg(short = 's', long = "from-savepoint", value_name = "PATH")]
+    pub from_savepoint: Option<PathBuf>,
+    /// With -s: drop state of operators the job no longer has instead of failing
+    #[arg(long, requires = "from_savepoint")]
+    pub allow_non_restored_state: bool,
+    /// The job and its settings.
+    #[command(flatten)]
+    pub job: JobOptions,
+}
+
+/// `runnel savepoint`.
+#[derive(Debug, Args)]
+pub(crate) struct SavepointArgs {
+    /// The job's id (see `runnel list`)
+    pub job_id: String,
+    /// Where to write it (default: execution.checkpointing.savepoint-dir of the job)
+    pub target_directory: Option<PathBuf>,
+}
+
+/// `runnel stop`.
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    /// Where to write the savepoint (default: execution.checkpointing.savepoint-dir)
+    #[arg(short = 'p', long = "savepoint-path", value_name = "DIR")]
+    pub savepoint_path: Option<PathBuf>,
+    /// The job's id (see `runnel list`)
+    pub job_id: String,
+}
+
+/// A job id argument.
+#[derive(Debug, Args)]
+pub(crate) struct JobIdArg {
+    /// The job's id (see `runnel list`)
+    pub job_id: String,
 }
 
 /// What every command that launches a job binary accepts.
@@ -141,9 +195,14 @@ impl Cli {
     {
         let cli = Cli::try_parse_from(args)?;
         match &cli.command {
-            Command::Run(job) | Command::Info(job) => job.check()?,
+            Command::Run(args) => args.job.check()?,
+            Command::Info(job) => job.check()?,
             Command::Explain(args) => args.job.check()?,
-            Command::Config(_) => {}
+            Command::Config(_)
+            | Command::List
+            | Command::Savepoint(_)
+            | Command::Stop(_)
+            | Command::Cancel(_) => {}
         }
         Ok(cli)
     }
@@ -190,9 +249,10 @@ mod tests {
 
     fn job(cli: Cli) -> JobOptions {
         match cli.command {
-            Command::Run(job) | Command::Info(job) => job,
+            Command::Run(args) => args.job,
+            Command::Info(job) => job,
             Command::Explain(e) => e.job,
-            Command::Config(_) => panic!("not a job command"),
+            _ => panic!("not a job command"),
         }
     }
 

@@ -8,22 +8,27 @@
 //! process**, passing settings through environment variables that the job's
 //! environment reads:
 //!
-//! | variable                | set from              | meaning                                   |
-//! |-------------------------|-----------------------|-------------------------------------------|
-//! | `RUNNEL_PARALLELISM`    | `-p N`                | command-line parallelism                  |
-//! | `RUNNEL_CONFIG`         | `-c FILE`             | path of the YAML configuration file       |
-//! | `RUNNEL_EXECUTION_MODE` | the command           | `local`, `explain` or `explain-json`      |
+//! | variable                          | set from                      | meaning                                   |
+//! |-----------------------------------|-------------------------------|-------------------------------------------|
+//! | `RUNNEL_PARALLELISM`              | `-p N`                        | command-line parallelism                  |
+//! | `RUNNEL_CONFIG`                   | `-c FILE`                     | path of the YAML configuration file       |
+//! | `RUNNEL_EXECUTION_MODE`           | the command                   | `local`, `explain` or `explain-json`      |
+//! | `RUNNEL_SAVEPOINT_PATH`           | `run -s PATH`                 | savepoint to start from                   |
+//! | `RUNNEL_ALLOW_NON_RESTORED_STATE` | `--allow-non-restored-state`  | drop state of removed operators           |
+//! | `RUNNEL_JOBS_DIR`                 | `run`                         | where the running job registers itself    |
 //!
 //! Commands: `run` (run a job, exit with its exit code), `explain` (print its
 //! StreamGraph, JobGraph and ExecutionGraph without running it), `info` (the plan
-//! as JSON, like `flink info`) and `config` (list the configuration keys or check
-//! a file).
+//! as JSON, like `flink info`), `config` (list the configuration keys or check
+//! a file), and, for jobs `run` started on this machine, `list`, `savepoint`,
+//! `stop` (with a savepoint) and `cancel`, which talk to the job through its
+//! registration in the jobs directory.
 //!
 //! This crate must stay a **thin process launcher**: everything about building,
 //! planning and running jobs belongs to the job binary and the crates it links.
-//! Each command is one module under `commands/`; cluster commands (`list`,
-//! `cancel`, `savepoint`, `jobmanager`, `taskmanager`, a `--jobmanager` address
-//! for `run`) are meant to be added the same way.
+//! Each command is one module under `commands/`; cluster commands
+//! (`jobmanager`, `taskmanager`, a `--jobmanager` address for `run`) are meant to
+//! be added the same way.
 
 mod args;
 mod commands;

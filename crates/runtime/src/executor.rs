@@ -195,6 +195,42 @@ impl JobCancelHandle {
     }
 }
 
+/// Savepoints and cancellation of a running job, from any thread.
+#[derive(Debug, Clone)]
+pub struct JobControl {
+    job_name: String,
+    cancel: JobCancelHandle,
+}
+
+impl JobControl {
+    /// See [`JobClient::trigger_savepoint`].
+    pub fn trigger_savepoint(&self, dir: Option<PathBuf>) -> Result<String, JobError> {
+        self.savepoint(SnapshotKind::Savepoint, dir)
+    }
+
+    /// See [`JobClient::stop_with_savepoint`].
+    pub fn stop_with_savepoint(&self, dir: Option<PathBuf>) -> Result<String, JobError> {
+        self.savepoint(SnapshotKind::SavepointTerminate, dir)
+    }
+
+    /// Cancels the job.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    fn savepoint(&self, kind: SnapshotKind, dir: Option<PathBuf>) -> Result<String, JobError> {
+        let (reply, answer) = mpsc::channel();
+        self.cancel
+            .send(MasterEvent::Savepoint { kind, dir, reply });
+        answer.recv().unwrap_or_else(|_| {
+            Err(JobError::Savepoint {
+                job: self.job_name.clone(),
+                message: "the job ended before the savepoint completed".to_string(),
+            })
+        })
+    }
+}
+
 /// A running job.
 pub struct JobClient {
     job: Arc<ExecutableJob>,
@@ -230,26 +266,22 @@ impl JobClient {
     /// Takes a savepoint into `dir` (or `execution.checkpointing.savepoint-dir`)
     /// and returns its location; the job keeps running.
     pub fn trigger_savepoint(&self, dir: Option<PathBuf>) -> Result<String, JobError> {
-        self.savepoint(SnapshotKind::Savepoint, dir)
+        self.control().trigger_savepoint(dir)
     }
 
     /// Takes a savepoint and stops the job (Flink's stop-with-savepoint):
     /// sources stop right after it, sinks commit what it covers, and `wait`
     /// returns with [`JobExecutionResult::stopped_with_savepoint`] set.
     pub fn stop_with_savepoint(&self, dir: Option<PathBuf>) -> Result<String, JobError> {
-        self.savepoint(SnapshotKind::SavepointTerminate, dir)
+        self.control().stop_with_savepoint(dir)
     }
 
-    fn savepoint(&self, kind: SnapshotKind, dir: Option<PathBuf>) -> Result<String, JobError> {
-        let (reply, answer) = mpsc::channel();
-        self.cancel
-            .send(MasterEvent::Savepoint { kind, dir, reply });
-        answer.recv().unwrap_or_else(|_| {
-            Err(JobError::Savepoint {
-                job: self.job_name.clone(),
-                message: "the job ended before the savepoint completed".to_string(),
-            })
-        })
+    /// A handle for savepoints and cancellation, usable from any thread.
+    pub fn control(&self) -> JobControl {
+        JobControl {
+            job_name: self.job_name.clone(),
+            cancel: self.cancel.clone(),
+        }
     }
 
     /// Current records in/out per operator, while the job runs.

@@ -19,6 +19,7 @@ pub mod chain;
 pub mod checkpointing;
 pub mod clock;
 pub mod context;
+pub mod control;
 mod element;
 pub mod environment;
 pub mod error;
@@ -48,7 +49,9 @@ pub mod writer;
 
 pub use context::RuntimeContext;
 pub use error::{BoxError, Fault, JobError, OperatorInstance, TaskError};
-pub use executor::{JobCancelHandle, JobClient, JobExecutionResult, LocalExecutor, OperatorResult};
+pub use executor::{
+    JobCancelHandle, JobClient, JobControl, JobExecutionResult, LocalExecutor, OperatorResult,
+};
 pub use failover::{RestartBackoff, RestartDecision};
 pub use job_master::RestoreSettings;
 pub use operator::{InputSide, OneInputOperator, TwoInputOperator};

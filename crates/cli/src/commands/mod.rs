@@ -4,6 +4,7 @@
 //! as `error: ...` with exit code 1.
 
 mod config;
+mod control;
 mod explain;
 mod info;
 mod run;
@@ -15,9 +16,13 @@ use std::process::ExitCode;
 /// Runs `command`.
 pub(crate) fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run(job) => run::run(&job),
+        Command::Run(args) => run::run(&args),
         Command::Explain(args) => explain::explain(&args.job, args.json),
         Command::Info(job) => info::info(&job),
         Command::Config(args) => config::config(&args),
+        Command::List => control::list(),
+        Command::Savepoint(args) => control::savepoint(&args),
+        Command::Stop(args) => control::stop(&args),
+        Command::Cancel(args) => control::cancel(&args.job_id),
     }
 }
