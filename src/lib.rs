@@ -74,6 +74,8 @@ pub mod prelude {
         Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,
     };
     pub use runnel_runtime::source_function::{SourceContext, SourceFunction};
+    pub use runnel_runtime::two_phase_commit::TwoPhaseCommitSink;
+    pub use runnel_runtime::write_ahead::WriteAheadSink;
     pub use runnel_runtime::{
         BoxError, InputStatus, JobError, JobExecutionResult, OutputTag, RuntimeContext,
     };

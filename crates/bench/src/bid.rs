@@ -4,7 +4,7 @@
 use crate::timing::JobTimer;
 use runnel::prelude::{
     BoxError, EventTime, InputStatus, Source, SourceOutput, SourceReader, SourceReaderContext,
-    Watermark,
+    SplitState, Watermark,
 };
 use runnel::runtime::source::Boundedness;
 use serde::{Deserialize, Serialize};
@@ -120,6 +120,29 @@ impl Source<Bid> for BidSource {
         reader.event_time = self.event_time;
         Ok(reader)
     }
+
+    fn restore_reader(
+        &self,
+        _ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<BidReader, BoxError> {
+        let (next, step) = match splits.as_slice() {
+            [] => (self.n, 1),
+            [one] => one.decode::<(u64, u64)>()?,
+            more => {
+                return Err(format!(
+                    "the bid source restores one split per subtask (the same parallelism), got {}",
+                    more.len()
+                )
+                .into());
+            }
+        };
+        let mut reader = BidReader::new(self.n, 0, 1, self.timer.clone());
+        reader.next = next;
+        reader.step = step;
+        reader.event_time = self.event_time;
+        Ok(reader)
+    }
 }
 
 /// One subtask's share of a [`BidSource`]: indices `k, k+P, k+2P, ... < n`.
@@ -190,6 +213,13 @@ impl SourceReader<Bid> for BidReader {
         } else {
             InputStatus::MoreAvailable
         })
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        if self.next >= self.n {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(Some(vec![SplitState::encode(&(self.next, self.step))?]))
     }
 }
 

@@ -3,7 +3,9 @@
 
 use crate::bid::{GAMMA, mix64};
 use crate::timing::JobTimer;
-use runnel::prelude::{BoxError, SinkContext, SinkFunction};
+use runnel::prelude::{BoxError, SinkContext, TwoPhaseCommitSink};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The record hash `h(f1, ..., fm)`: `x = GAMMA; x = mix64(x ^ f)` for each field.
@@ -63,26 +65,40 @@ pub fn expected(workload: &str, n: u64) -> Option<Totals> {
 
 /// What the subtasks of a [`ChecksumSink`] add their partial results into.
 #[derive(Debug, Default)]
-pub struct SharedTotals(Mutex<Totals>);
+pub struct SharedTotals(Mutex<(Totals, HashSet<u64>)>);
 
 impl SharedTotals {
     /// Adds a partial result.
     pub fn merge(&self, part: Totals) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).merge(part);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .merge(part);
+    }
+
+    /// Adds the partial result of transaction `id`, unless it was added before
+    /// (a commit repeated after a restore).
+    pub fn merge_once(&self, id: u64, part: Totals) {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.1.insert(id) {
+            guard.0.merge(part);
+        }
     }
 
     /// The sum of the partial results added so far.
     pub fn get(&self) -> Totals {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0
     }
 }
 
-/// A sink that counts records and sums `rec_hash(record)` locally, and at end of
-/// input adds its partial result to a [`SharedTotals`] and marks the job's end on a
-/// [`JobTimer`]. Nothing is shared on the per-record path.
+/// A transactional sink that counts records and sums `rec_hash(record)` per
+/// transaction and adds a transaction's totals to a [`SharedTotals`] when it
+/// commits: on checkpoint completion with checkpoints (so the RESULT line proves
+/// exactly-once across failures), at end of input without. Each commit marks the
+/// job's end on the [`JobTimer`]. Nothing is shared on the per-record path.
 pub struct ChecksumSink<F> {
     rec_hash: F,
-    local: Totals,
     totals: Arc<SharedTotals>,
     timer: Arc<JobTimer>,
 }
@@ -91,7 +107,6 @@ impl<F: Clone> Clone for ChecksumSink<F> {
     fn clone(&self) -> Self {
         ChecksumSink {
             rec_hash: self.rec_hash.clone(),
-            local: Totals::default(),
             totals: self.totals.clone(),
             timer: self.timer.clone(),
         }
@@ -103,23 +118,66 @@ impl<F> ChecksumSink<F> {
     pub fn new(rec_hash: F, totals: Arc<SharedTotals>, timer: Arc<JobTimer>) -> Self {
         ChecksumSink {
             rec_hash,
-            local: Totals::default(),
             totals,
             timer,
         }
     }
 }
 
-impl<T, F: Fn(&T) -> u64 + Send + 'static> SinkFunction<T> for ChecksumSink<F> {
+/// A transaction of a [`ChecksumSink`]: the totals of its records, and an id
+/// that makes its commit idempotent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartialTotals {
+    id: u64,
+    records: u64,
+    checksum: u64,
+}
+
+/// A process-unique transaction id.
+fn next_transaction_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl<T, F: Fn(&T) -> u64 + Send + 'static> TwoPhaseCommitSink<T> for ChecksumSink<F> {
+    type Transaction = PartialTotals;
+
+    fn begin_transaction(&mut self) -> Result<PartialTotals, BoxError> {
+        Ok(PartialTotals {
+            id: next_transaction_id(),
+            ..PartialTotals::default()
+        })
+    }
+
     #[inline]
-    fn invoke(&mut self, value: T, _ctx: &SinkContext) -> Result<(), BoxError> {
-        self.local.add((self.rec_hash)(&value));
+    fn invoke(
+        &mut self,
+        txn: &mut PartialTotals,
+        value: T,
+        _ctx: &SinkContext,
+    ) -> Result<(), BoxError> {
+        txn.records += 1;
+        txn.checksum = txn.checksum.wrapping_add((self.rec_hash)(&value));
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<(), BoxError> {
+    fn pre_commit(&mut self, _txn: &mut PartialTotals) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn commit(&mut self, txn: PartialTotals) -> Result<(), BoxError> {
+        self.totals.merge_once(
+            txn.id,
+            Totals {
+                records: txn.records,
+                checksum: txn.checksum,
+            },
+        );
         self.timer.mark_end();
-        self.totals.merge(std::mem::take(&mut self.local));
+        Ok(())
+    }
+
+    fn abort(&mut self, _txn: PartialTotals) -> Result<(), BoxError> {
         Ok(())
     }
 }

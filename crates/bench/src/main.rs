@@ -2,13 +2,17 @@
 //! `RESULT` line.
 //!
 //! ```text
-//! cargo run --release -p runnel-bench -- <W1|W2|limit-W1|limit-W2> [--n <N>] [--parallelism <P>]
+//! cargo run --release -p runnel-bench -- <W1..W7|limit-W1..limit-W7> [--n <N>] [--parallelism <P>]
+//!     [--checkpoint-interval-ms <MS>] [--checkpoint-mode <exactly-once|at-least-once|unaligned>]
+//!     [--state-backend <heap|lsm>] [--checkpoint-dir <DIR>] [--inject-failures <K> --seed <S>]
 //! ```
 
 use clap::Parser;
+use runnel::config::StateBackendType;
 use runnel_bench::report::{Check, check, peak_rss_mb, result_line};
-use runnel_bench::workloads::{self, Engine, Selection};
+use runnel_bench::workloads::{self, CheckpointMode, Engine, RunOptions, Selection};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Runs one anchor workload and prints `RESULT engine=... workload=... ...`.
 #[derive(Debug, Parser)]
@@ -25,6 +29,31 @@ struct Args {
     /// Parallelism of every operator (limit loops always run on one thread).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     parallelism: u32,
+
+    /// Take a checkpoint every MS milliseconds (none by default).
+    #[arg(long, value_name = "MS")]
+    checkpoint_interval_ms: Option<u64>,
+
+    /// How barriers are handled.
+    #[arg(long, default_value = "exactly-once")]
+    checkpoint_mode: CheckpointMode,
+
+    /// Where keyed state lives: heap, or lsm (the embedded on-disk backend).
+    #[arg(long, default_value = "heap")]
+    state_backend: String,
+
+    /// Where checkpoints are written (default: in memory).
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<std::path::PathBuf>,
+
+    /// Make K tasks fail at random points (each followed by a restart from the
+    /// latest checkpoint); the RESULT must still match §5.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    inject_failures: u32,
+
+    /// Seed of the failure points.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
 }
 
 /// A count, with optional `_` separators (`100_000_000`).
@@ -42,12 +71,24 @@ fn main() -> anyhow::Result<ExitCode> {
         Engine::Runnel => args.parallelism,
         Engine::Limit => 1,
     };
-    let m = workloads::run(selection, n, parallelism)?;
+    let options = RunOptions {
+        checkpoint_interval: args.checkpoint_interval_ms.map(Duration::from_millis),
+        checkpoint_mode: args.checkpoint_mode,
+        checkpoint_dir: args.checkpoint_dir.clone(),
+        state_backend: state_backend(&args.state_backend)?,
+        inject_failures: args.inject_failures,
+        seed: args.seed,
+    };
+    let m = workloads::run(selection, n, parallelism, &options)?;
     let outcome = check(selection.workload.name(), n, m.totals);
-    println!(
-        "{}",
-        result_line(selection, parallelism, n, &m, outcome, peak_rss_mb())
-    );
+    let mut line = result_line(selection, parallelism, n, &m, outcome, peak_rss_mb());
+    if options != RunOptions::default() {
+        line.push_str(&format!(
+            " restarts={} checkpoints={}",
+            m.recovery.restarts, m.recovery.checkpoints
+        ));
+    }
+    println!("{line}");
     if let Check::Failed { expected } = outcome {
         eprintln!(
             "CHECK FAILED: expected records={} checksum={:016x}, got records={} checksum={:016x} \
@@ -61,4 +102,15 @@ fn main() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--state-backend`.
+fn state_backend(name: &str) -> anyhow::Result<StateBackendType> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "heap" | "hashmap" => Ok(StateBackendType::HashMap),
+        "lsm" | "rocksdb" => anyhow::bail!(
+            "the lsm state backend is not built into this binary (enable the `rocksdb` feature)"
+        ),
+        other => anyhow::bail!("unknown state backend `{other}`: expected heap or lsm"),
+    }
 }

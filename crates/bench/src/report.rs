@@ -91,6 +91,7 @@ mod tests {
                 records: 58_702_241,
                 checksum: 0xa2b4c706cc3c5bf5,
             },
+            recovery: Default::default(),
         };
         let sel = Selection {
             engine: Engine::Runnel,

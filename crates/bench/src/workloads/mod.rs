@@ -9,6 +9,8 @@ pub mod w5;
 pub mod w7;
 
 use crate::checksum::Totals;
+use runnel::config::StateBackendType;
+use runnel::prelude::{CheckpointingMode, Configuration, FaultInjection, RestartStrategyConfig};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -124,18 +126,123 @@ pub struct Measurement {
     pub elapsed: Duration,
     /// Output records and checksum.
     pub totals: Totals,
+    /// Restarts after failures, and checkpoints completed.
+    pub recovery: Recovery,
 }
 
-/// Runs `selection` over `n` bids; `parallelism` applies to Runnel jobs only
-/// (limit loops are single-threaded).
-pub fn run(selection: Selection, n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
+/// What a run did about failures and checkpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Restarts.
+    pub restarts: u32,
+    /// Checkpoints completed.
+    pub checkpoints: u64,
+}
+
+impl Recovery {
+    /// From a job's result.
+    pub fn of(result: &runnel::prelude::JobExecutionResult) -> Self {
+        Recovery {
+            restarts: result.restarts,
+            checkpoints: result.completed_checkpoints,
+        }
+    }
+}
+
+/// How a Runnel workload runs besides N and P: checkpoints, the state backend
+/// and injected failures (`--checkpoint-*`, `--state-backend`,
+/// `--inject-failures`, `--seed`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOptions {
+    /// Checkpoint interval; `None`: no checkpoints.
+    pub checkpoint_interval: Option<Duration>,
+    /// `exactly-once`, `at-least-once` or `unaligned`.
+    pub checkpoint_mode: CheckpointMode,
+    /// Where checkpoints go; `None`: memory.
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Where keyed state lives.
+    pub state_backend: StateBackendType,
+    /// Task failures to inject, at seeded random points.
+    pub inject_failures: u32,
+    /// The seed of the failure points.
+    pub seed: u64,
+}
+
+/// How barriers are handled (`--checkpoint-mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CheckpointMode {
+    /// Aligned barriers.
+    #[default]
+    ExactlyOnce,
+    /// No alignment.
+    AtLeastOnce,
+    /// Unaligned barriers.
+    Unaligned,
+}
+
+impl FromStr for CheckpointMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "exactly-once" | "exactly_once" => Ok(CheckpointMode::ExactlyOnce),
+            "at-least-once" | "at_least_once" => Ok(CheckpointMode::AtLeastOnce),
+            "unaligned" => Ok(CheckpointMode::Unaligned),
+            _ => Err(format!(
+                "unknown checkpoint mode `{s}`: expected exactly-once, at-least-once or unaligned"
+            )),
+        }
+    }
+}
+
+impl RunOptions {
+    /// The job configuration: `fail_operator` is the operator failures are
+    /// injected into (the workload's stateful one).
+    pub fn configuration(&self, fail_operator: &str, n: u64, parallelism: u32) -> Configuration {
+        let mut c = Configuration {
+            state_backend: self.state_backend,
+            ..Configuration::default()
+        };
+        c.checkpointing.interval = self.checkpoint_interval;
+        c.checkpointing.dir = self.checkpoint_dir.clone();
+        match self.checkpoint_mode {
+            CheckpointMode::ExactlyOnce => {}
+            CheckpointMode::AtLeastOnce => c.checkpointing.mode = CheckpointingMode::AtLeastOnce,
+            CheckpointMode::Unaligned => c.checkpointing.unaligned = true,
+        }
+        if self.inject_failures > 0 {
+            let mut fault = FaultInjection::new(
+                fail_operator,
+                (n / u64::from(parallelism.max(1)) / 2).max(1),
+            );
+            fault.failures = self.inject_failures;
+            fault.seed = Some(self.seed);
+            fault.subtask = (self.seed % u64::from(parallelism.max(1))) as u32;
+            c.fault_injection = Some(fault);
+            c.restart_strategy = Some(RestartStrategyConfig::FixedDelay {
+                attempts: self.inject_failures,
+                delay: Duration::ZERO,
+            });
+        }
+        c
+    }
+}
+
+/// Runs `selection` over `n` bids; `parallelism` and `options` apply to Runnel
+/// jobs only (limit loops are single-threaded).
+pub fn run(
+    selection: Selection,
+    n: u64,
+    parallelism: u32,
+    options: &RunOptions,
+) -> anyhow::Result<Measurement> {
     Ok(match (selection.engine, selection.workload) {
-        (Engine::Runnel, Workload::W1) => w1::run(n, parallelism)?,
-        (Engine::Runnel, Workload::W2) => w2::run(n, parallelism)?,
-        (Engine::Runnel, Workload::W3) => w3::run(n, parallelism)?,
-        (Engine::Runnel, Workload::W4) => w4::run(n, parallelism)?,
-        (Engine::Runnel, Workload::W5) => w5::run(n, parallelism)?,
-        (Engine::Runnel, Workload::W7) => w7::run(n, parallelism)?,
+        (Engine::Runnel, Workload::W1) => w1::run_with(n, parallelism, options)?,
+        (Engine::Runnel, Workload::W2) => w2::run_with(n, parallelism, options)?,
+        (Engine::Runnel, Workload::W3) => w3::run_with(n, parallelism, options)?,
+        (Engine::Runnel, Workload::W4) => w4::run_with(n, parallelism, options)?,
+        (Engine::Runnel, Workload::W5) => w5::run_with(n, parallelism, options)?,
+        (Engine::Runnel, Workload::W7) => w7::run_with(n, parallelism, options)?,
         (Engine::Limit, Workload::W1) => w1::limit(n),
         (Engine::Limit, Workload::W2) => w2::limit(n),
         (Engine::Limit, Workload::W3) => w3::limit(n),

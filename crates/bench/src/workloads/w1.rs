@@ -4,7 +4,7 @@
 //! price_eur, channel, ts)` iff `channel == 0 || price_eur > 50_000`.
 //! `rec_hash = h(auction, bidder, price_eur, channel, ts)`.
 
-use super::Measurement;
+use super::{Measurement, Recovery, RunOptions};
 use crate::bid::{Bid, BidSource};
 use crate::checksum::{ChecksumSink, SharedTotals, Totals, h};
 use crate::timing::JobTimer;
@@ -42,7 +42,14 @@ pub fn rec_hash(bid: &Bid) -> u64 {
 
 /// Runs W1 as a Runnel job, every operator at `parallelism`.
 pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
-    let env = StreamExecutionEnvironment::local();
+    run_with(n, parallelism, &RunOptions::default())
+}
+
+/// Runs W1 with checkpoints, a state backend and injected failures as
+/// `options` say.
+pub fn run_with(n: u64, parallelism: u32, options: &RunOptions) -> anyhow::Result<Measurement> {
+    let env =
+        StreamExecutionEnvironment::with_config(options.configuration("To EUR", n, parallelism));
     env.set_parallelism(parallelism);
     let timer = Arc::new(JobTimer::new());
     let totals = Arc::new(SharedTotals::default());
@@ -51,12 +58,13 @@ pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
         .name("To EUR")
         .filter(keep)
         .name("Channel 0 or > 50k EUR")
-        .add_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
+        .add_two_phase_commit_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
         .name("Checksum");
-    env.execute("W1")?;
+    let result = env.execute("W1")?;
     Ok(Measurement {
         elapsed: timer.elapsed(),
         totals: totals.get(),
+        recovery: Recovery::of(&result),
     })
 }
 
@@ -73,6 +81,7 @@ pub fn limit(n: u64) -> Measurement {
     Measurement {
         elapsed: start.elapsed(),
         totals,
+        recovery: Recovery::default(),
     }
 }
 

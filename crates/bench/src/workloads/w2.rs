@@ -5,7 +5,7 @@
 //! output has N records. The checksum is invariant to the order within a key:
 //! `rec_hash = h(auction, cnt) + sum + price * cnt` (wrapping).
 
-use super::Measurement;
+use super::{Measurement, Recovery, RunOptions};
 use crate::bid::{Bid, BidSource};
 use crate::checksum::{ChecksumSink, SharedTotals, Totals, h};
 use crate::timing::JobTimer;
@@ -51,7 +51,17 @@ pub fn rec_hash(u: &Update) -> u64 {
 
 /// Runs W2 as a Runnel job, every operator at `parallelism`.
 pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
-    let env = StreamExecutionEnvironment::local();
+    run_with(n, parallelism, &RunOptions::default())
+}
+
+/// Runs W2 with checkpoints, a state backend and injected failures as
+/// `options` say.
+pub fn run_with(n: u64, parallelism: u32, options: &RunOptions) -> anyhow::Result<Measurement> {
+    let env = StreamExecutionEnvironment::with_config(options.configuration(
+        "Running count and sum per auction",
+        n,
+        parallelism,
+    ));
     env.set_parallelism(parallelism);
     let timer = Arc::new(JobTimer::new());
     let totals = Arc::new(SharedTotals::default());
@@ -61,12 +71,13 @@ pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
         .key_by(auction)
         .reduce(combine)
         .name("Running count and sum per auction")
-        .add_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
+        .add_two_phase_commit_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
         .name("Checksum");
-    env.execute("W2")?;
+    let result = env.execute("W2")?;
     Ok(Measurement {
         elapsed: timer.elapsed(),
         totals: totals.get(),
+        recovery: Recovery::of(&result),
     })
 }
 
@@ -85,6 +96,7 @@ pub fn limit(n: u64) -> Measurement {
     Measurement {
         elapsed: start.elapsed(),
         totals,
+        recovery: Recovery::default(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! window) with a bid, `(auction, window_end, count, max_price)` when the window
 //! fires. Incremental: one accumulator per (key, window).
 
-use super::Measurement;
+use super::{Measurement, Recovery, RunOptions};
 use crate::bid::{Bid, BidSource, WATERMARK_BOUND_MS};
 use crate::checksum::{ChecksumSink, SharedTotals, Totals, h};
 use crate::timing::JobTimer;
@@ -66,7 +66,17 @@ pub fn rec_hash(r: &WindowResult) -> u64 {
 
 /// Runs W3 as a Runnel job, every operator at `parallelism`.
 pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
-    let env = StreamExecutionEnvironment::local();
+    run_with(n, parallelism, &RunOptions::default())
+}
+
+/// Runs W3 with checkpoints, a state backend and injected failures as
+/// `options` say.
+pub fn run_with(n: u64, parallelism: u32, options: &RunOptions) -> anyhow::Result<Measurement> {
+    let env = StreamExecutionEnvironment::with_config(options.configuration(
+        "Count and max price per auction and 10 s",
+        n,
+        parallelism,
+    ));
     env.set_parallelism(parallelism);
     let timer = Arc::new(JobTimer::new());
     let totals = Arc::new(SharedTotals::default());
@@ -77,12 +87,13 @@ pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
         )))
         .aggregate_process(CountMax, AttachWindowEnd)
         .name("Count and max price per auction and 10 s")
-        .add_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
+        .add_two_phase_commit_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
         .name("Checksum");
-    env.execute("W3")?;
+    let result = env.execute("W3")?;
     Ok(Measurement {
         elapsed: timer.elapsed(),
         totals: totals.get(),
+        recovery: Recovery::of(&result),
     })
 }
 
@@ -124,6 +135,7 @@ pub fn limit(n: u64) -> Measurement {
     Measurement {
         elapsed: start.elapsed(),
         totals,
+        recovery: Recovery::default(),
     }
 }
 
@@ -143,6 +155,19 @@ mod tests {
             Some(run(1_000_000, 1).unwrap().totals),
             expected("W3", 1_000_000)
         );
+    }
+
+    #[test]
+    fn injected_failures_with_checkpoints_still_match_expected_at_1m() {
+        let options = RunOptions {
+            checkpoint_interval: Some(std::time::Duration::from_millis(20)),
+            inject_failures: 2,
+            seed: 5,
+            ..RunOptions::default()
+        };
+        let m = run_with(1_000_000, 2, &options).unwrap();
+        assert_eq!(Some(m.totals), expected("W3", 1_000_000));
+        assert!(m.recovery.restarts >= 1, "{:?}", m.recovery);
     }
 
     #[test]

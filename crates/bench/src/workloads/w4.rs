@@ -3,7 +3,7 @@
 //! the most bids (the smallest auction id on ties) and emits
 //! `(window_end, auction, count)`.
 
-use super::Measurement;
+use super::{Measurement, Recovery, RunOptions};
 use crate::bid::{Bid, BidSource, WATERMARK_BOUND_MS};
 use crate::checksum::{ChecksumSink, SharedTotals, Totals, h};
 use crate::timing::JobTimer;
@@ -78,7 +78,17 @@ pub fn rec_hash(r: &AuctionCount) -> u64 {
 
 /// Runs W4 as a Runnel job, every operator at `parallelism`.
 pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
-    let env = StreamExecutionEnvironment::local();
+    run_with(n, parallelism, &RunOptions::default())
+}
+
+/// Runs W4 with checkpoints, a state backend and injected failures as
+/// `options` say.
+pub fn run_with(n: u64, parallelism: u32, options: &RunOptions) -> anyhow::Result<Measurement> {
+    let env = StreamExecutionEnvironment::with_config(options.configuration(
+        "Bids per auction and window",
+        n,
+        parallelism,
+    ));
     env.set_parallelism(parallelism);
     let timer = Arc::new(JobTimer::new());
     let totals = Arc::new(SharedTotals::default());
@@ -96,12 +106,13 @@ pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
         )))
         .reduce(hotter)
         .name("Hottest auction per window")
-        .add_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
+        .add_two_phase_commit_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
         .name("Checksum");
-    env.execute("W4")?;
+    let result = env.execute("W4")?;
     Ok(Measurement {
         elapsed: timer.elapsed(),
         totals: totals.get(),
+        recovery: Recovery::of(&result),
     })
 }
 
@@ -149,6 +160,7 @@ pub fn limit(n: u64) -> Measurement {
     Measurement {
         elapsed: start.elapsed(),
         totals,
+        recovery: Recovery::default(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! `(bidder, start, end, count, sum_price)`, `end` being the last bid's ts + gap.
 //! State- and timer-heavy: about 215k sessions are open at a time.
 
-use super::Measurement;
+use super::{Measurement, Recovery, RunOptions};
 use crate::bid::{Bid, BidSource};
 use crate::checksum::{ChecksumSink, SharedTotals, Totals, h};
 use crate::timing::JobTimer;
@@ -64,7 +64,17 @@ pub fn rec_hash(s: &Session) -> u64 {
 
 /// Runs W5 as a Runnel job, every operator at `parallelism`.
 pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
-    let env = StreamExecutionEnvironment::local();
+    run_with(n, parallelism, &RunOptions::default())
+}
+
+/// Runs W5 with checkpoints, a state backend and injected failures as
+/// `options` say.
+pub fn run_with(n: u64, parallelism: u32, options: &RunOptions) -> anyhow::Result<Measurement> {
+    let env = StreamExecutionEnvironment::with_config(options.configuration(
+        "Sessions per bidder",
+        n,
+        parallelism,
+    ));
     env.set_parallelism(parallelism);
     let timer = Arc::new(JobTimer::new());
     let totals = Arc::new(SharedTotals::default());
@@ -75,12 +85,13 @@ pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
         )))
         .aggregate_process(CountSum, AttachSession)
         .name("Sessions per bidder")
-        .add_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
+        .add_two_phase_commit_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
         .name("Checksum");
-    env.execute("W5")?;
+    let result = env.execute("W5")?;
     Ok(Measurement {
         elapsed: timer.elapsed(),
         totals: totals.get(),
+        recovery: Recovery::of(&result),
     })
 }
 
@@ -111,6 +122,7 @@ pub fn limit(n: u64) -> Measurement {
     Measurement {
         elapsed: start.elapsed(),
         totals,
+        recovery: Recovery::default(),
     }
 }
 

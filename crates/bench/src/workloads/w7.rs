@@ -9,7 +9,7 @@
 //! (WORKLOADS.md §1.3), so the output equals the batch join of all bids, which is
 //! what the limit loop computes by sorting.
 
-use super::Measurement;
+use super::{Measurement, Recovery, RunOptions};
 use crate::bid::{Bid, BidSource};
 use crate::checksum::{ChecksumSink, SharedTotals, Totals, h};
 use crate::timing::JobTimer;
@@ -58,7 +58,17 @@ pub fn rec_hash(p: &Pair) -> u64 {
 
 /// Runs W7 as a Runnel job, every operator at `parallelism`.
 pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
-    let env = StreamExecutionEnvironment::local();
+    run_with(n, parallelism, &RunOptions::default())
+}
+
+/// Runs W7 with checkpoints, a state backend and injected failures as
+/// `options` say.
+pub fn run_with(n: u64, parallelism: u32, options: &RunOptions) -> anyhow::Result<Measurement> {
+    let env = StreamExecutionEnvironment::with_config(options.configuration(
+        "Interval join per bidder, ±1 s",
+        n,
+        parallelism,
+    ));
     env.set_parallelism(parallelism);
     let timer = Arc::new(JobTimer::new());
     let totals = Arc::new(SharedTotals::default());
@@ -70,12 +80,13 @@ pub fn run(n: u64, parallelism: u32) -> anyhow::Result<Measurement> {
         .between(LOWER_MS, UPPER_MS)
         .join(pair)
         .name("Interval join per bidder, ±1 s")
-        .add_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
+        .add_two_phase_commit_sink(ChecksumSink::new(rec_hash, totals.clone(), timer.clone()))
         .name("Checksum");
-    env.execute("W7")?;
+    let result = env.execute("W7")?;
     Ok(Measurement {
         elapsed: timer.elapsed(),
         totals: totals.get(),
+        recovery: Recovery::of(&result),
     })
 }
 
@@ -109,6 +120,7 @@ pub fn limit(n: u64) -> Measurement {
     Measurement {
         elapsed: start.elapsed(),
         totals,
+        recovery: Recovery::default(),
     }
 }
 
@@ -138,6 +150,19 @@ mod tests {
             Some(run(1_000_000, 1).unwrap().totals),
             expected("W7", 1_000_000)
         );
+    }
+
+    #[test]
+    fn injected_failures_with_checkpoints_still_match_expected_at_1m() {
+        let options = RunOptions {
+            checkpoint_interval: Some(std::time::Duration::from_millis(20)),
+            inject_failures: 2,
+            seed: 5,
+            ..RunOptions::default()
+        };
+        let m = run_with(1_000_000, 2, &options).unwrap();
+        assert_eq!(Some(m.totals), expected("W7", 1_000_000));
+        assert!(m.recovery.restarts >= 1, "{:?}", m.recovery);
     }
 
     #[test]
