@@ -44,7 +44,11 @@ fn job(env: &StreamExecutionEnvironment, sums: &Sums, slow: bool) {
 #[test]
 fn a_version_1_savepoint_still_restores() {
     let metadata = std::fs::read(fixture().join("_metadata")).unwrap();
-    assert_eq!(&metadata[..5], b"RNLM\x01", "the fixture is a version-1 metadata file");
+    assert_eq!(
+        &metadata[..5],
+        b"RNLM\x01",
+        "the fixture is a version-1 metadata file"
+    );
     for p in [1, 2, 3] {
         let env = StreamExecutionEnvironment::local();
         env.set_parallelism(p);
@@ -53,7 +57,11 @@ fn a_version_1_savepoint_still_restores() {
         job(&env, &sums, false);
         let result = env.execute("from the v1 fixture").unwrap();
         assert!(
-            result.operator("Source: Data Generator").unwrap().records_out < N,
+            result
+                .operator("Source: Data Generator")
+                .unwrap()
+                .records_out
+                < N,
             "the source continued from the savepoint"
         );
         let mut expected = BTreeMap::new();
