@@ -65,7 +65,8 @@ pub mod prelude {
     };
     pub use runnel_api::{IntervalJoin, IntervalJoined, ProcessJoinContext, ProcessJoinFunction};
     pub use runnel_config::{
-        CheckpointingMode, Configuration, FaultInjection, RestartStrategyConfig,
+        CheckpointingConfig, CheckpointingMode, Configuration, FaultInjection,
+        RestartStrategyConfig,
     };
     pub use runnel_connectors::{FileProcessingMode, WriteMode};
     pub use runnel_runtime::checkpointing::StateSnapshotContext;

@@ -95,17 +95,22 @@ fn checkpointed() -> Configuration {
     c
 }
 
-#[test]
-fn committed_output_equals_a_run_without_failures() {
-    let clean_dir = dir("clean");
+/// Runs the job with seeded failures under checkpoints set by `configure` and
+/// compares the committed output with a failure-free run's.
+fn assert_committed_output_equals_a_run_without_failures(
+    name: &str,
+    configure: impl Fn(&mut Configuration),
+) {
+    let clean_dir = dir(&format!("{name}-clean"));
     run(&clean_dir, Configuration::default());
     let expected = committed(&clean_dir);
     assert_eq!(expected.len(), windows(), "one line per key and window");
 
     let mut resumed = 0;
     for seed in [1u64, 2, 3] {
-        let failing_dir = dir(&format!("failing-{seed}"));
+        let failing_dir = dir(&format!("{name}-failing-{seed}"));
         let mut config = checkpointed();
+        configure(&mut config);
         let mut fault = FaultInjection::new("Window Sums", 8_000);
         fault.failures = 4;
         fault.seed = Some(seed);
@@ -135,6 +140,26 @@ fn committed_output_equals_a_run_without_failures() {
         "some run resumed from a checkpoint rather than from the start"
     );
     let _ = std::fs::remove_dir_all(&clean_dir);
+}
+
+#[test]
+fn committed_output_equals_a_run_without_failures() {
+    assert_committed_output_equals_a_run_without_failures("aligned", |_| {});
+}
+
+#[test]
+fn with_unaligned_checkpoints_committed_output_equals_a_run_without_failures() {
+    assert_committed_output_equals_a_run_without_failures("unaligned", |c| {
+        c.checkpointing.unaligned = true;
+    });
+}
+
+#[test]
+fn with_an_aligned_checkpoint_timeout_committed_output_equals_a_run_without_failures() {
+    assert_committed_output_equals_a_run_without_failures("timeout", |c| {
+        c.checkpointing.unaligned = true;
+        c.checkpointing.aligned_timeout = Duration::from_millis(2);
+    });
 }
 
 #[test]

@@ -57,4 +57,15 @@ pub enum CheckpointError {
         /// Why not.
         reason: String,
     },
+    /// An unaligned checkpoint's in-flight data cannot go into a job of
+    /// another shape (parallelism or chaining changed).
+    #[error(
+        "the checkpoint at {location} holds in-flight data of an unaligned checkpoint, which can only \
+         be restored into the same job topology (same parallelism and chaining); take a savepoint \
+         (always aligned) to rescale"
+    )]
+    InFlightDataNeedsSameTopology {
+        /// Where the checkpoint is.
+        location: String,
+    },
 }

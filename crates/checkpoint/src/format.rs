@@ -5,6 +5,9 @@
 //! reader accepts every version up to its own and names the file when it
 //! cannot: a new version only ever adds a decoder, so old checkpoints and
 //! savepoints keep loading (see the fixture tests).
+//!
+//! Versions: 1, the first; 2 adds the in-flight data of unaligned checkpoints
+//! to task state files and the job topology and task files to metadata.
 
 use crate::error::CheckpointError;
 use serde::Serialize;
@@ -15,7 +18,7 @@ pub const TASK_STATE_MAGIC: &[u8; 4] = b"RNLT";
 /// Magic of a metadata file.
 pub const METADATA_MAGIC: &[u8; 4] = b"RNLM";
 /// The version this build writes (and the newest it reads).
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_fixed_int_encoding()
@@ -35,44 +38,62 @@ pub fn encode<T: Serialize>(magic: &[u8; 4], value: &T) -> Result<Vec<u8>, Check
     Ok(out)
 }
 
-/// Decodes a file written by [`encode`] with `magic`; `file` names it in errors.
-pub fn decode<T: DeserializeOwned>(
+/// Checks the header of a file written by [`encode`] with `magic` and returns
+/// its version and body; `file` names it in errors.
+pub fn open<'a>(
     magic: &[u8; 4],
-    bytes: &[u8],
+    bytes: &'a [u8],
     file: &str,
-) -> Result<T, CheckpointError> {
-    let corrupt = |message: String| CheckpointError::Corrupt {
-        file: file.to_string(),
-        message,
-    };
+) -> Result<(u8, &'a [u8]), CheckpointError> {
     if bytes.len() < 5 || &bytes[..4] != magic {
-        return Err(corrupt(format!(
-            "not a Runnel {} file",
-            match magic {
-                TASK_STATE_MAGIC => "task state",
-                METADATA_MAGIC => "checkpoint metadata",
-                _ => "checkpoint",
-            }
-        )));
+        return Err(CheckpointError::Corrupt {
+            file: file.to_string(),
+            message: format!(
+                "not a Runnel {} file",
+                match magic {
+                    TASK_STATE_MAGIC => "task state",
+                    METADATA_MAGIC => "checkpoint metadata",
+                    _ => "checkpoint",
+                }
+            ),
+        });
     }
     let version = bytes[4];
-    if version > VERSION {
+    if version == 0 || version > VERSION {
         return Err(CheckpointError::UnsupportedVersion {
             file: file.to_string(),
             found: version,
             supported: VERSION,
         });
     }
-    // Version 1 is the only one so far: later versions add their decoders here.
-    let (value, used) = bincode::serde::decode_from_slice(&bytes[5..], config())
+    Ok((version, &bytes[5..]))
+}
+
+/// Decodes a body (all of it) as `T`.
+pub fn decode_body<T: DeserializeOwned>(body: &[u8], file: &str) -> Result<T, CheckpointError> {
+    let corrupt = |message: String| CheckpointError::Corrupt {
+        file: file.to_string(),
+        message,
+    };
+    let (value, used) = bincode::serde::decode_from_slice(body, config())
         .map_err(|e| corrupt(format!("cannot decode: {e}")))?;
-    if used != bytes.len() - 5 {
+    if used != body.len() {
         return Err(corrupt(format!(
             "{} bytes after the end of the content",
-            bytes.len() - 5 - used
+            body.len() - used
         )));
     }
     Ok(value)
+}
+
+/// Decodes a file of the current version written by [`encode`].
+pub fn decode<T: DeserializeOwned>(
+    magic: &[u8; 4],
+    bytes: &[u8],
+    file: &str,
+) -> Result<T, CheckpointError> {
+    let (_, body) = open(magic, bytes, file)?;
+    decode_body(body, file)
 }
 
 #[cfg(test)]
@@ -94,6 +115,9 @@ mod tests {
 
         let mut newer = bytes.clone();
         newer[4] = VERSION + 1;
+        let err = decode::<(u32, String)>(TASK_STATE_MAGIC, &newer, "f").unwrap_err();
+        assert!(err.to_string().contains("newer than the newest"), "{err}");
+        newer[4] = 0;
         let err = decode::<(u32, String)>(TASK_STATE_MAGIC, &newer, "f").unwrap_err();
         assert!(err.to_string().contains("newer than the newest"), "{err}");
 

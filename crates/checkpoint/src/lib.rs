@@ -30,7 +30,10 @@ pub use coordinator::{
     Action, CheckpointCoordinator, CoordinatorConfig, DeclineReason, Event, TaskId,
 };
 pub use error::CheckpointError;
-pub use metadata::{CheckpointMetadata, OperatorMetadata, SubtaskStateFile};
+pub use metadata::{CheckpointMetadata, OperatorMetadata, SubtaskStateFile, TaskStateFile};
 pub use restore::{JobOperator, RestoredJob};
-pub use snapshot::{KeyGroupState, OperatorId, OperatorSubtaskState, TaskStateSnapshot};
+pub use snapshot::{
+    ChannelKey, ChannelSide, ChannelState, KeyGroupState, OperatorId, OperatorSubtaskState,
+    TaskStateSnapshot,
+};
 pub use storage::{CheckpointStorage, FsStorage, MemoryStorage, StorageError};

@@ -5,7 +5,7 @@
 //! coordinator writes it last, after every task's state is durable.
 
 use crate::error::CheckpointError;
-use crate::format::{METADATA_MAGIC, decode, encode};
+use crate::format::{METADATA_MAGIC, decode_body, encode, open};
 use crate::snapshot::OperatorId;
 use runnel_types::{CheckpointId, SnapshotKind};
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,32 @@ pub struct CheckpointMetadata {
     pub job_name: String,
     /// Every operator with its subtasks' state files.
     pub operators: Vec<OperatorMetadata>,
+    /// A fingerprint of the job's tasks and channels: in-flight data can only
+    /// be restored into the same topology.
+    pub topology: u64,
+    /// The state file of every task.
+    pub tasks: Vec<TaskStateFile>,
+}
+
+/// The state file of one task (a subtask of a chain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStateFile {
+    /// The job vertex.
+    pub vertex: u32,
+    /// The subtask.
+    pub subtask: u32,
+    /// The file, relative to the snapshot's directory.
+    pub file: String,
+}
+
+/// Version 1 of [`CheckpointMetadata`].
+#[derive(Deserialize)]
+struct CheckpointMetadataV1 {
+    checkpoint_id: CheckpointId,
+    timestamp: i64,
+    kind: SnapshotKind,
+    job_name: String,
+    operators: Vec<OperatorMetadata>,
 }
 
 /// One operator of a snapshot.
@@ -59,9 +85,25 @@ impl CheckpointMetadata {
         encode(METADATA_MAGIC, self)
     }
 
-    /// Reads a metadata file; `file` names it in errors.
+    /// Reads a metadata file of any supported version; `file` names it in
+    /// errors.
     pub fn decode(bytes: &[u8], file: &str) -> Result<Self, CheckpointError> {
-        decode(METADATA_MAGIC, bytes, file)
+        let (version, body) = open(METADATA_MAGIC, bytes, file)?;
+        match version {
+            1 => {
+                let v1: CheckpointMetadataV1 = decode_body(body, file)?;
+                Ok(CheckpointMetadata {
+                    checkpoint_id: v1.checkpoint_id,
+                    timestamp: v1.timestamp,
+                    kind: v1.kind,
+                    job_name: v1.job_name,
+                    operators: v1.operators,
+                    topology: 0,
+                    tasks: Vec::new(),
+                })
+            }
+            _ => decode_body(body, file),
+        }
     }
 
     /// The operator with `id`.
@@ -75,6 +117,7 @@ impl CheckpointMetadata {
             .operators
             .iter()
             .flat_map(|o| o.subtasks.iter().map(|s| s.file.as_str()))
+            .chain(self.tasks.iter().map(|t| t.file.as_str()))
             .collect();
         files.sort_unstable();
         files.dedup();

@@ -9,9 +9,8 @@
 //! the user allows dropping it.
 
 use crate::error::CheckpointError;
-use crate::format::{TASK_STATE_MAGIC, decode};
 use crate::metadata::{CheckpointMetadata, METADATA_FILE};
-use crate::snapshot::{OperatorId, OperatorSubtaskState, TaskStateSnapshot};
+use crate::snapshot::{ChannelState, OperatorId, OperatorSubtaskState, TaskStateSnapshot};
 use crate::storage::CheckpointStorage;
 use runnel_state::repartition;
 use runnel_types::{CheckpointId, compute_key_group_range_for_operator_index};
@@ -38,6 +37,8 @@ pub struct RestoredJob {
     /// Where the snapshot was (for messages).
     pub location: String,
     operators: HashMap<OperatorId, Vec<OperatorSubtaskState>>,
+    /// In-flight data by task (vertex, subtask).
+    channels: HashMap<(u32, u32), Vec<ChannelState>>,
 }
 
 impl RestoredJob {
@@ -47,11 +48,14 @@ impl RestoredJob {
     }
 
     /// Reads the snapshot in `dir` of `storage` and assigns its state to
-    /// `operators` (the job's operators at their current parallelism).
+    /// `operators` (the job's operators at their current parallelism);
+    /// `topology` is the job's fingerprint (see
+    /// [`CheckpointMetadata::topology`]).
     pub fn load(
         storage: &dyn CheckpointStorage,
         dir: &str,
         operators: &[JobOperator],
+        topology: u64,
         allow_non_restored_state: bool,
     ) -> Result<RestoredJob, CheckpointError> {
         let meta_path = join(dir, METADATA_FILE);
@@ -63,16 +67,52 @@ impl RestoredJob {
             let bytes = storage.read(&path)?;
             files.insert(
                 file,
-                decode(TASK_STATE_MAGIC, &bytes, &storage.location(&path))?,
+                TaskStateSnapshot::decode(&bytes, &storage.location(&path))?,
             );
         }
-        Self::assign(
+        let mut restored = Self::assign(
             &metadata,
             &files,
             operators,
             allow_non_restored_state,
             storage.location(dir),
-        )
+        )?;
+        restored.assign_channels(&metadata, &files, topology)?;
+        Ok(restored)
+    }
+
+    /// Hands in-flight data back to the tasks it was captured at, which needs
+    /// the same topology.
+    fn assign_channels(
+        &mut self,
+        metadata: &CheckpointMetadata,
+        files: &HashMap<&str, TaskStateSnapshot>,
+        topology: u64,
+    ) -> Result<(), CheckpointError> {
+        for task in &metadata.tasks {
+            let Some(snapshot) = files.get(task.file.as_str()) else {
+                continue;
+            };
+            if snapshot.channels.iter().all(|c| c.buffers.is_empty()) {
+                continue;
+            }
+            if metadata.topology != topology {
+                return Err(CheckpointError::InFlightDataNeedsSameTopology {
+                    location: self.location.clone(),
+                });
+            }
+            self.channels
+                .insert((task.vertex, task.subtask), snapshot.channels.clone());
+        }
+        Ok(())
+    }
+
+    /// The in-flight data task (`vertex`, `subtask`) replays first.
+    pub fn channels_of(&self, vertex: u32, subtask: u32) -> &[ChannelState] {
+        self.channels
+            .get(&(vertex, subtask))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Assigns loaded state files (`files`, by name) to `operators`.
@@ -87,6 +127,7 @@ impl RestoredJob {
             checkpoint_id: Some(metadata.checkpoint_id),
             location: location.clone(),
             operators: HashMap::new(),
+            channels: HashMap::new(),
         };
         for old in &metadata.operators {
             let Some(new) = operators.iter().find(|o| o.id == old.id) else {
@@ -228,6 +269,7 @@ mod tests {
                         (OperatorId("src".into()), src),
                         (OperatorId("keyed".into()), keyed),
                     ],
+                    channels: Vec::new(),
                 },
             ));
         }
@@ -252,6 +294,8 @@ mod tests {
                     subtasks: subtasks.clone(),
                 })
                 .collect(),
+            topology: 0,
+            tasks: Vec::new(),
         };
         (meta, files)
     }

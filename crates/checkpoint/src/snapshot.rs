@@ -89,12 +89,76 @@ impl OperatorSubtaskState {
     }
 }
 
+/// A channel between two subtasks: job edge, producer and consumer subtask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ChannelKey {
+    /// The job edge.
+    pub job_edge: u32,
+    /// The producer subtask.
+    pub producer: u32,
+    /// The consumer subtask.
+    pub consumer: u32,
+}
+
+/// Which end of a channel in-flight data was captured at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelSide {
+    /// Received by the consumer after its snapshot, before the channel's
+    /// barrier: replayed into the consumer first after a restore.
+    Input,
+    /// Overtaken by the producer's barrier: sent again first after a restore.
+    Output,
+}
+
+/// The in-flight data of one channel at an unaligned checkpoint: buffers of
+/// encoded stream elements, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelState {
+    /// The channel.
+    pub channel: ChannelKey,
+    /// Where it was captured.
+    pub side: ChannelSide,
+    /// The buffers.
+    pub buffers: Vec<Vec<u8>>,
+}
+
 /// Everything one task contributed to a checkpoint: the state of each operator of
-/// its chain that has state.
+/// its chain that has state, and (unaligned checkpoints) in-flight data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskStateSnapshot {
     /// Operators and their states, in chain order.
     pub operators: Vec<(OperatorId, OperatorSubtaskState)>,
+    /// In-flight data of the task's input and output channels.
+    pub channels: Vec<ChannelState>,
+}
+
+/// Version 1 of [`TaskStateSnapshot`] (no channel state).
+#[derive(Deserialize)]
+struct TaskStateSnapshotV1 {
+    operators: Vec<(OperatorId, OperatorSubtaskState)>,
+}
+
+impl TaskStateSnapshot {
+    /// The bytes of a task state file.
+    pub fn encode(&self) -> Result<Vec<u8>, crate::CheckpointError> {
+        crate::format::encode(crate::format::TASK_STATE_MAGIC, self)
+    }
+
+    /// Reads a task state file of any supported version.
+    pub fn decode(bytes: &[u8], file: &str) -> Result<Self, crate::CheckpointError> {
+        use crate::format::{TASK_STATE_MAGIC, decode_body, open};
+        let (version, body) = open(TASK_STATE_MAGIC, bytes, file)?;
+        match version {
+            1 => {
+                let v1: TaskStateSnapshotV1 = decode_body(body, file)?;
+                Ok(TaskStateSnapshot {
+                    operators: v1.operators,
+                    channels: Vec::new(),
+                })
+            }
+            _ => decode_body(body, file),
+        }
+    }
 }
 
 impl TaskStateSnapshot {

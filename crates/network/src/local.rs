@@ -159,6 +159,33 @@ impl OutputChannel for LocalOutput {
             producer.park_until(None);
         }
     }
+
+    fn send_priority(&mut self, message: ChannelMessage) -> Result<Vec<Vec<u8>>, NetworkError> {
+        self.overtake(message)
+    }
+}
+
+impl LocalOutput {
+    fn overtake(&self, message: ChannelMessage) -> Result<Vec<Vec<u8>>, NetworkError> {
+        let ch = &*self.channel;
+        if ch.receiver_closed.load(Ordering::Acquire) {
+            return Err(NetworkError::ReceiverClosed(ch.id));
+        }
+        let mut st = ch.lock();
+        let overtaken = st
+            .queue
+            .iter()
+            .filter_map(|m| match m {
+                ChannelMessage::Buffer(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect();
+        st.queue.push_front(message);
+        ch.queued.store(st.queue.len(), Ordering::Release);
+        drop(st);
+        ch.wake_consumer();
+        Ok(overtaken)
+    }
 }
 
 struct LocalInput {
@@ -237,6 +264,31 @@ mod tests {
         assert_eq!(inp.try_recv().unwrap(), None);
         let reused = out.take_buffer(16);
         assert_eq!(reused.as_ptr(), ptr, "the recycled buffer is reused");
+    }
+
+    #[test]
+    fn a_priority_message_overtakes_the_queue_and_reports_what_it_overtook() {
+        let t = LocalTransport::new([(id(), 2)]);
+        let (ps, cs) = (Arc::new(TaskSignal::new()), Arc::new(TaskSignal::new()));
+        let mut out = t.open_output(id(), ps).unwrap();
+        let mut inp = t.open_input(id(), cs).unwrap();
+        out.send(ChannelMessage::Buffer(vec![1])).unwrap();
+        out.send(ChannelMessage::Buffer(vec![2])).unwrap();
+        // The channel is full; a priority message is queued anyway, first.
+        let overtaken = out.send_priority(ChannelMessage::EndOfPartition).unwrap();
+        assert_eq!(overtaken, [vec![1], vec![2]]);
+        assert_eq!(
+            inp.try_recv().unwrap(),
+            Some(ChannelMessage::EndOfPartition)
+        );
+        assert_eq!(
+            inp.try_recv().unwrap(),
+            Some(ChannelMessage::Buffer(vec![1]))
+        );
+        assert_eq!(
+            inp.try_recv().unwrap(),
+            Some(ChannelMessage::Buffer(vec![2]))
+        );
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub trait OutputChannel: Send {
     /// Sends a message. Blocks while the channel is full (backpressure); returns
     /// [`NetworkError::Cancelled`] if the producer task is cancelled meanwhile.
     fn send(&mut self, message: ChannelMessage) -> Result<(), NetworkError>;
+
+    /// Puts `message` ahead of everything queued (an unaligned checkpoint's
+    /// barrier overtaking the buffers in flight) without waiting for space,
+    /// and returns copies of the buffers it overtook, oldest first.
+    fn send_priority(&mut self, message: ChannelMessage) -> Result<Vec<Vec<u8>>, NetworkError>;
 }
 
 /// The receiving end of a channel, owned by the consumer task.

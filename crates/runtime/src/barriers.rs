@@ -54,9 +54,16 @@ impl BarrierAligner {
     }
 
     /// The checkpoint being aligned, if any.
-    #[cfg(test)]
     pub(crate) fn in_progress(&self) -> Option<&CheckpointBarrier> {
         self.current.as_ref().map(|a| &a.barrier)
+    }
+
+    /// Gives up the alignment in progress (it turns unaligned, or a newer
+    /// checkpoint subsumes it): its barrier and which channels delivered it.
+    pub(crate) fn take_current(&mut self) -> Option<(CheckpointBarrier, Vec<bool>)> {
+        let a = self.current.take()?;
+        self.last = Some(a.barrier.id);
+        Some((a.barrier, a.received))
     }
 
     /// A barrier arrived on `channel`. Returns the checkpoint it abandoned (as

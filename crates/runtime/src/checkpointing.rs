@@ -17,9 +17,12 @@
 //! job master writes it to storage on another thread while the task goes on.
 
 use crate::error::TaskError;
-use runnel_checkpoint::{OperatorId, OperatorSubtaskState, TaskId, TaskStateSnapshot};
+use runnel_checkpoint::{
+    ChannelKey, ChannelSide, ChannelState, OperatorId, OperatorSubtaskState, TaskId,
+    TaskStateSnapshot,
+};
 use runnel_network::TaskSignal;
-use runnel_types::{CheckpointBarrier, CheckpointId, SnapshotKind};
+use runnel_types::{BarrierAlignment, CheckpointBarrier, CheckpointId, SnapshotKind};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -98,6 +101,7 @@ pub struct SnapshotRequest {
 pub struct TaskSnapshotBuilder {
     request: SnapshotRequest,
     operators: Vec<(OperatorId, OperatorSubtaskState)>,
+    channels: Vec<ChannelState>,
 }
 
 impl TaskSnapshotBuilder {
@@ -106,6 +110,28 @@ impl TaskSnapshotBuilder {
         TaskSnapshotBuilder {
             request,
             operators: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+
+    /// Whether the barrier overtakes in-flight data (an unaligned checkpoint).
+    pub fn is_unaligned(&self) -> bool {
+        self.request.barrier.alignment == BarrierAlignment::Unaligned
+    }
+
+    /// Adds in-flight data of a channel (buffers a barrier overtook).
+    pub fn add_channel_state(
+        &mut self,
+        channel: ChannelKey,
+        side: ChannelSide,
+        buffers: Vec<Vec<u8>>,
+    ) {
+        if !buffers.is_empty() {
+            self.channels.push(ChannelState {
+                channel,
+                side,
+                buffers,
+            });
         }
     }
 
@@ -131,6 +157,7 @@ impl TaskSnapshotBuilder {
                 .into_iter()
                 .filter(|(_, s)| !s.is_empty())
                 .collect(),
+            channels: self.channels,
         }
     }
 }

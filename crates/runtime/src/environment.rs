@@ -23,7 +23,7 @@ use crate::partitioning::{
 use crate::processor::StreamInputProcessor;
 use crate::time::ProcessingTimeService;
 use crate::writer::RecordWriter;
-use runnel_checkpoint::{OperatorSubtaskState, RestoredJob};
+use runnel_checkpoint::{ChannelKey, ChannelSide, OperatorSubtaskState, RestoredJob};
 use runnel_config::{BufferTimeout, Configuration};
 use runnel_network::{ChannelId, OutputChannel, TaskSignal, Transport};
 use runnel_plan::{JobVertex, Partitioner, Plan};
@@ -61,12 +61,24 @@ pub trait ChainableNode<T>: Send + Sync {
     ) -> Result<Box<dyn ChainedInput<T>>, TaskError>;
 }
 
+/// A channel with its checkpoint key and the in-flight buffers (captured by an
+/// unaligned checkpoint) to deliver on it before anything new after a restore.
+pub struct RestoredChannel<C: ?Sized> {
+    /// The channel.
+    pub channel: Box<C>,
+    /// Its key in checkpoints.
+    pub key: ChannelKey,
+    /// Restored in-flight buffers, oldest first (empty without a restore).
+    pub replay: Vec<Vec<u8>>,
+}
+
 /// Everything a record writer is built from.
 pub struct WriterSpec {
     /// The edge's partitioner.
     pub partitioner: Partitioner,
-    /// The channels to the consumer subtasks this subtask sends to, in order.
-    pub channels: Vec<Box<dyn OutputChannel>>,
+    /// The channels to the consumer subtasks this subtask sends to, in order,
+    /// each with its key and the in-flight data to send first after a restore.
+    pub channels: Vec<RestoredChannel<dyn OutputChannel>>,
     /// Max parallelism of the consuming operator (for key groups).
     pub target_max_parallelism: u32,
     /// Network buffer size.
@@ -435,14 +447,19 @@ impl TaskEnvironment<'_> {
                 producer: self.subtask,
                 consumer,
             };
-            channels.push(
-                self.transport
-                    .open_output(id, self.signal.clone())
-                    .map_err(|source| TaskError::Network {
-                        task: self.task_display_name(),
-                        source,
-                    })?,
-            );
+            let channel = self
+                .transport
+                .open_output(id, self.signal.clone())
+                .map_err(|source| TaskError::Network {
+                    task: self.task_display_name(),
+                    source,
+                })?;
+            let key = channel_key(id);
+            channels.push(RestoredChannel {
+                channel,
+                key,
+                replay: self.restored_channel(key, ChannelSide::Output),
+            });
         }
         let stream_edge = plan.stream_graph.edge(edge);
         let (segment_size, flush_always) = match self.job.config.buffer_timeout {
@@ -458,6 +475,17 @@ impl TaskEnvironment<'_> {
             producer: self.runtime_context(node).instance(),
             task: self.task_display_name(),
         })
+    }
+
+    /// The in-flight data a restored unaligned checkpoint holds for `key` at
+    /// this task (`side`), in order.
+    fn restored_channel(&self, key: ChannelKey, side: ChannelSide) -> Vec<Vec<u8>> {
+        self.restored
+            .channels_of(self.vertex.id.0, self.subtask)
+            .iter()
+            .filter(|c| c.channel == key && c.side == side)
+            .flat_map(|c| c.buffers.iter().cloned())
+            .collect()
     }
 
     /// Opens the input gate of `node`'s input `input` (0 or 1): one channel per
@@ -478,14 +506,30 @@ impl TaskEnvironment<'_> {
                     producer,
                     consumer: self.subtask,
                 };
-                channels.push(self.transport.open_input(id, self.signal.clone()).map_err(
-                    |source| TaskError::Network {
-                        task: self.task_display_name(),
-                        source,
-                    },
-                )?);
+                let channel =
+                    self.transport
+                        .open_input(id, self.signal.clone())
+                        .map_err(|source| TaskError::Network {
+                            task: self.task_display_name(),
+                            source,
+                        })?;
+                let key = channel_key(id);
+                channels.push(RestoredChannel {
+                    channel,
+                    key,
+                    replay: self.restored_channel(key, ChannelSide::Input),
+                });
             }
         }
         Ok(InputGate::new(channels))
+    }
+}
+
+/// The checkpoint name of a channel.
+pub(crate) fn channel_key(id: ChannelId) -> ChannelKey {
+    ChannelKey {
+        job_edge: id.job_edge,
+        producer: id.producer,
+        consumer: id.consumer,
     }
 }

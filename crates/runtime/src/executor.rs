@@ -57,6 +57,9 @@ pub struct JobExecutionResult {
     /// Checkpoints completed (including the final one of a job with
     /// checkpoints).
     pub completed_checkpoints: u64,
+    /// Bytes of in-flight channel data stored by the completed checkpoints
+    /// (only unaligned checkpoints store any; Flink's "persisted data").
+    pub checkpointed_in_flight_bytes: u64,
     /// Where the latest retained checkpoint is.
     pub latest_checkpoint: Option<String>,
     /// With stop-with-savepoint: where the savepoint is.

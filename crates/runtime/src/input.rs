@@ -1,24 +1,26 @@
 //! The network side of a task's input: gates, watermark and barrier alignment,
 //! and the processors that decode buffers into batches for the chain's head.
 
-use crate::barriers::{AlignmentStep, BarrierAligner};
 use crate::chain::{ChainNode, ChainedInput, TwoInputLink};
-use crate::checkpointing::{SnapshotRequest, TaskCheckpointer, TaskSnapshotBuilder};
+use crate::checkpoint_input::{CheckpointInput, GateAction};
+use crate::checkpointing::{SnapshotRequest, TaskCheckpointer};
 use crate::element::{Element, decode_element};
+use crate::environment::RestoredChannel;
 use crate::error::{OperatorInstance, TaskError};
 use crate::operator::{InputSide, TwoInputOperator};
 use crate::processor::{InputStatus, StreamInputProcessor};
 use crate::watermark::WatermarkValve;
-use runnel_checkpoint::DeclineReason;
+use runnel_checkpoint::ChannelKey;
 use runnel_network::{ChannelMessage, InputChannel, NetworkError};
-use runnel_types::{
-    CheckpointBarrier, CheckpointId, Data, StreamRecord, Watermark, WatermarkStatus,
-};
+use runnel_types::{CheckpointId, Data, StreamRecord, Watermark, WatermarkStatus};
 
 /// The channels of one logical input of a task, read round robin. A channel
 /// may be blocked (not read) while a checkpoint's barriers are aligned.
 pub struct InputGate {
     channels: Vec<Box<dyn InputChannel>>,
+    keys: Vec<ChannelKey>,
+    /// In-flight data of a restored unaligned checkpoint, per channel.
+    replay: Vec<Vec<Vec<u8>>>,
     finished: Vec<bool>,
     blocked: Vec<bool>,
     remaining: usize,
@@ -26,16 +28,43 @@ pub struct InputGate {
 }
 
 impl InputGate {
-    /// A gate over `channels` (one per producer subtask of every input edge).
-    pub fn new(channels: Vec<Box<dyn InputChannel>>) -> Self {
+    /// A gate over `channels` (one per producer subtask of every input edge),
+    /// each with its key and the in-flight data to replay first after a restore.
+    pub fn new(channels: Vec<RestoredChannel<dyn InputChannel>>) -> Self {
         let n = channels.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut replay = Vec::with_capacity(n);
+        let channels = channels
+            .into_iter()
+            .map(|c| {
+                keys.push(c.key);
+                replay.push(c.replay);
+                c.channel
+            })
+            .collect();
         InputGate {
             channels,
+            keys,
+            replay,
             finished: vec![false; n],
             blocked: vec![false; n],
             remaining: n,
             next: 0,
         }
+    }
+
+    /// The channels' keys, in order.
+    pub fn keys(&self) -> &[ChannelKey] {
+        &self.keys
+    }
+
+    /// Takes the restored in-flight data: (channel, buffers) in order.
+    pub fn take_replay(&mut self) -> Vec<(usize, Vec<Vec<u8>>)> {
+        std::mem::take(&mut self.replay)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, b)| !b.is_empty())
+            .collect()
     }
 
     /// Stops reading `channel` until [`InputGate::unblock_all`].
@@ -200,76 +229,6 @@ fn decode_buffer<T: Data>(
     Ok(())
 }
 
-/// The checkpoint side of a task's input: barrier alignment and the snapshot
-/// of the chain once aligned.
-pub struct CheckpointInput {
-    aligner: BarrierAligner,
-    checkpointer: TaskCheckpointer,
-    /// The newest checkpoint this task has snapshotted (it snapshots each once).
-    last: Option<CheckpointId>,
-}
-
-impl CheckpointInput {
-    /// For a task reading `channels` channels (over all its gates).
-    pub fn new(channels: usize, checkpointer: TaskCheckpointer) -> Self {
-        CheckpointInput {
-            aligner: BarrierAligner::new(channels),
-            checkpointer,
-            last: None,
-        }
-    }
-
-    /// A barrier arrived on `channel`: what to do with the channels.
-    fn on_barrier(
-        &mut self,
-        channel: usize,
-        barrier: CheckpointBarrier,
-    ) -> Result<AlignmentStep, TaskError> {
-        let (abandoned, step) = self.aligner.on_barrier(channel, barrier);
-        if let Some(id) = abandoned {
-            self.checkpointer.decline(id, DeclineReason::Subsumed)?;
-        }
-        Ok(step)
-    }
-
-    /// `channel` ended; a checkpoint to take if that completed an alignment.
-    fn on_end_of_channel(&mut self, channel: usize) -> Option<CheckpointBarrier> {
-        self.aligner.on_end_of_channel(channel)
-    }
-
-    /// Snapshots `chain` for `request` (once per checkpoint) and hands the state
-    /// to the job master.
-    fn snapshot(
-        &mut self,
-        chain: &mut dyn ChainNode,
-        request: SnapshotRequest,
-    ) -> Result<(), TaskError> {
-        let id = request.barrier.id;
-        if self.last.is_some_and(|l| id <= l) {
-            return Ok(());
-        }
-        self.last = Some(id);
-        let mut builder = TaskSnapshotBuilder::new(request);
-        chain.snapshot_state(&mut builder)?;
-        self.checkpointer.submit(&request.barrier, builder.finish())
-    }
-
-    /// Snapshots `chain` for an aligned barrier, passing the barrier on.
-    fn aligned(
-        &mut self,
-        chain: &mut dyn ChainNode,
-        barrier: CheckpointBarrier,
-    ) -> Result<(), TaskError> {
-        self.snapshot(
-            chain,
-            SnapshotRequest {
-                barrier,
-                forward_barrier: true,
-            },
-        )
-    }
-}
-
 /// Feeds a one-input chain from its input gate.
 pub struct OneInputProcessor<T: Data> {
     gate: InputGate,
@@ -294,7 +253,7 @@ impl<T: Data> OneInputProcessor<T> {
     ) -> Self {
         let valve = WatermarkValve::new(gate.len());
         OneInputProcessor {
-            checkpoints: CheckpointInput::new(gate.len(), checkpointer),
+            checkpoints: CheckpointInput::new(gate.keys().to_vec(), checkpointer),
             gate,
             valve,
             batch: Vec::with_capacity(batch_size),
@@ -306,9 +265,35 @@ impl<T: Data> OneInputProcessor<T> {
     }
 }
 
+impl<T: Data> OneInputProcessor<T> {
+    fn apply(&mut self, action: GateAction) {
+        if action.unblock_all {
+            self.gate.unblock_all();
+        }
+        if let Some(channel) = action.block {
+            self.gate.block(channel);
+        }
+    }
+}
+
 impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
     fn open(&mut self) -> Result<(), TaskError> {
-        self.head.open()
+        self.head.open()?;
+        // A restored unaligned checkpoint's in-flight data comes first.
+        for (channel, buffers) in self.gate.take_replay() {
+            for buffer in buffers {
+                decode_buffer(
+                    &buffer,
+                    channel,
+                    &mut self.batch,
+                    self.batch_size,
+                    &mut self.valve,
+                    &self.at,
+                    &mut self.head,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn process_input(&mut self) -> Result<InputStatus, TaskError> {
@@ -318,12 +303,24 @@ impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
         })?;
         match polled {
             None if self.gate.is_finished() => Ok(InputStatus::EndOfInput),
-            None => Ok(InputStatus::NothingAvailable),
+            None => {
+                let action = self
+                    .checkpoints
+                    .check_alignment_timeout(self.head.as_mut())?;
+                self.apply(action);
+                Ok(if action != GateAction::default() {
+                    InputStatus::MoreAvailable
+                } else if self.checkpoints.is_aligning_with_timeout() {
+                    InputStatus::PollAfter(std::time::Duration::from_millis(1))
+                } else {
+                    InputStatus::NothingAvailable
+                })
+            }
             Some((channel, ChannelMessage::EndOfPartition)) => {
-                if let Some(barrier) = self.checkpoints.on_end_of_channel(channel) {
-                    self.gate.unblock_all();
-                    self.checkpoints.aligned(self.head.as_mut(), barrier)?;
-                }
+                let action = self
+                    .checkpoints
+                    .on_end_of_channel(channel, self.head.as_mut())?;
+                self.apply(action);
                 Ok(if self.gate.is_finished() {
                     InputStatus::EndOfInput
                 } else {
@@ -331,20 +328,16 @@ impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
                 })
             }
             Some((channel, ChannelMessage::Barrier(barrier))) => {
-                match self.checkpoints.on_barrier(channel, barrier)? {
-                    AlignmentStep::Wait { block } => {
-                        if block {
-                            self.gate.block(channel);
-                        }
-                    }
-                    AlignmentStep::Checkpoint(barrier) => {
-                        self.gate.unblock_all();
-                        self.checkpoints.aligned(self.head.as_mut(), barrier)?;
-                    }
-                }
+                let action = self
+                    .checkpoints
+                    .on_barrier(channel, barrier, self.head.as_mut())?;
+                self.apply(action);
                 Ok(InputStatus::MoreAvailable)
             }
             Some((channel, ChannelMessage::Buffer(buffer))) => {
+                if self.checkpoints.is_capturing() {
+                    self.checkpoints.on_buffer(channel, &buffer);
+                }
                 decode_buffer(
                     &buffer,
                     channel,
@@ -355,6 +348,10 @@ impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
                     &mut self.head,
                 )?;
                 self.gate.recycle(channel, buffer);
+                let action = self
+                    .checkpoints
+                    .check_alignment_timeout(self.head.as_mut())?;
+                self.apply(action);
                 Ok(InputStatus::MoreAvailable)
             }
         }
@@ -419,8 +416,9 @@ impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
             WatermarkValve::new(first.len()),
             WatermarkValve::new(second.len()),
         ];
+        let keys = first.keys().iter().chain(second.keys()).copied().collect();
         TwoInputProcessor {
-            checkpoints: CheckpointInput::new(first.len() + second.len(), checkpointer),
+            checkpoints: CheckpointInput::new(keys, checkpointer),
             ended: [first.is_finished(), second.is_finished()],
             gates: [first, second],
             valves,
@@ -431,6 +429,20 @@ impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
             next: 0,
             at,
             task,
+        }
+    }
+
+    fn apply(&mut self, action: GateAction) {
+        if action.unblock_all {
+            self.gates.iter_mut().for_each(InputGate::unblock_all);
+        }
+        if let Some(global) = action.block {
+            let first = self.gates[0].len();
+            if global < first {
+                self.gates[0].block(global);
+            } else {
+                self.gates[1].block(global - first);
+            }
         }
     }
 
@@ -477,7 +489,16 @@ impl<Op: TwoInputOperator> TwoInputProcessor<Op> {
 
 impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
     fn open(&mut self) -> Result<(), TaskError> {
-        self.link.open()
+        self.link.open()?;
+        // A restored unaligned checkpoint's in-flight data comes first.
+        for side in 0..2 {
+            for (channel, buffers) in self.gates[side].take_replay() {
+                for buffer in buffers {
+                    self.process_buffer(side, channel, &buffer)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn process_input(&mut self) -> Result<InputStatus, TaskError> {
@@ -496,33 +517,30 @@ impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
                 None => continue,
                 Some((channel, ChannelMessage::Buffer(buffer))) => {
                     self.next = 1 - side;
+                    if self.checkpoints.is_capturing() {
+                        let global = self.global_channel(side, channel);
+                        self.checkpoints.on_buffer(global, &buffer);
+                    }
                     self.process_buffer(side, channel, &buffer)?;
                     self.gates[side].recycle(channel, buffer);
+                    let action = self.checkpoints.check_alignment_timeout(&mut self.link)?;
+                    self.apply(action);
                     return Ok(InputStatus::MoreAvailable);
                 }
                 Some((channel, ChannelMessage::Barrier(barrier))) => {
                     self.next = 1 - side;
                     let global = self.global_channel(side, channel);
-                    match self.checkpoints.on_barrier(global, barrier)? {
-                        AlignmentStep::Wait { block } => {
-                            if block {
-                                self.gates[side].block(channel);
-                            }
-                        }
-                        AlignmentStep::Checkpoint(barrier) => {
-                            self.gates.iter_mut().for_each(InputGate::unblock_all);
-                            self.checkpoints.aligned(&mut self.link, barrier)?;
-                        }
-                    }
+                    let action = self
+                        .checkpoints
+                        .on_barrier(global, barrier, &mut self.link)?;
+                    self.apply(action);
                     return Ok(InputStatus::MoreAvailable);
                 }
                 Some((channel, ChannelMessage::EndOfPartition)) => {
                     self.next = 1 - side;
                     let global = self.global_channel(side, channel);
-                    if let Some(barrier) = self.checkpoints.on_end_of_channel(global) {
-                        self.gates.iter_mut().for_each(InputGate::unblock_all);
-                        self.checkpoints.aligned(&mut self.link, barrier)?;
-                    }
+                    let action = self.checkpoints.on_end_of_channel(global, &mut self.link)?;
+                    self.apply(action);
                     if self.gates[side].is_finished() {
                         self.ended[side] = true;
                         self.link.end_input(if side == 0 {
@@ -536,10 +554,17 @@ impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
             }
         }
         if self.ended[0] && self.ended[1] {
-            Ok(InputStatus::EndOfInput)
-        } else {
-            Ok(InputStatus::NothingAvailable)
+            return Ok(InputStatus::EndOfInput);
         }
+        let action = self.checkpoints.check_alignment_timeout(&mut self.link)?;
+        self.apply(action);
+        Ok(if action != GateAction::default() {
+            InputStatus::MoreAvailable
+        } else if self.checkpoints.is_aligning_with_timeout() {
+            InputStatus::PollAfter(std::time::Duration::from_millis(1))
+        } else {
+            InputStatus::NothingAvailable
+        })
     }
 
     fn end_input(&mut self) -> Result<(), TaskError> {

@@ -22,7 +22,7 @@ use crate::time::ProcessingTimeService;
 use runnel_checkpoint::{
     Action, CheckpointCoordinator, CheckpointMetadata, CheckpointStorage, CoordinatorConfig, Event,
     FsStorage, MemoryStorage, OperatorId, OperatorMetadata, RestoredJob, SubtaskStateFile, TaskId,
-    restore::JobOperator,
+    TaskStateFile, restore::JobOperator,
 };
 use runnel_config::{BufferTimeout, CheckpointingMode};
 use runnel_network::{ChannelId, LocalTransport, TaskSignal, Transport};
@@ -96,6 +96,10 @@ struct Checkpoints {
     requested: Option<(Option<PathBuf>, SavepointReply)>,
     /// Where each completed checkpoint is.
     completed: HashMap<CheckpointId, Destination>,
+    /// Bytes of in-flight data (unaligned checkpoints) per pending checkpoint.
+    in_flight: HashMap<CheckpointId, u64>,
+    /// Bytes of in-flight data in all completed checkpoints.
+    persisted_in_flight: u64,
 }
 
 pub(crate) struct JobMaster {
@@ -197,6 +201,8 @@ impl JobMaster {
                 replies: HashMap::new(),
                 requested: None,
                 completed: HashMap::new(),
+                in_flight: HashMap::new(),
+                persisted_in_flight: 0,
             },
             job,
             job_name,
@@ -253,6 +259,33 @@ impl JobMaster {
             .collect()
     }
 
+    /// A fingerprint of the job's tasks and channels (vertices with their
+    /// operators and parallelism, job edges with their ends and partitioner).
+    fn topology(&self) -> u64 {
+        // FNV-1a over a plain description: stable across builds and runs, as a
+        // fingerprint stored in checkpoints must be.
+        let graph = &self.job.plan.job_graph;
+        let mut text = String::new();
+        for v in &graph.vertices {
+            text.push_str(&format!(
+                "v{}:{}:{}:",
+                v.id.0, v.parallelism, v.max_parallelism
+            ));
+            for op in &v.operators {
+                text.push_str(&format!("{},", op.0));
+            }
+        }
+        for e in &graph.edges {
+            text.push_str(&format!(
+                "e{}>{}:{:?};",
+                e.source.0, e.target.0, e.partitioner
+            ));
+        }
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
+
     fn initial_restore(&mut self) -> Result<RestoredJob, JobError> {
         let Some(settings) = self.job.restore.clone() else {
             return Ok(RestoredJob::empty());
@@ -262,6 +295,7 @@ impl JobMaster {
             &storage,
             "",
             &self.job_operators(),
+            self.topology(),
             settings.allow_non_restored_state,
         )
         .map_err(|e| JobError::Startup {
@@ -286,6 +320,7 @@ impl JobMaster {
             destination.storage.as_ref(),
             &destination.dir,
             &self.job_operators(),
+            self.topology(),
             true,
         )
         .map_err(|e| JobError::Startup {
@@ -479,6 +514,13 @@ impl JobMaster {
                 let task = message.task;
                 let actions = match message.report {
                     TaskReport::Snapshot { id, kind, snapshot } => {
+                        let bytes: usize = snapshot
+                            .channels
+                            .iter()
+                            .flat_map(|c| &c.buffers)
+                            .map(Vec::len)
+                            .sum();
+                        *self.checkpoints.in_flight.entry(id).or_default() += bytes as u64;
                         let destination = self.destination(id, kind);
                         let _ = self.writer.send(WriteJob::TaskState {
                             destination,
@@ -535,6 +577,11 @@ impl JobMaster {
                         if let Some(d) = self.checkpoints.destinations.get(&id) {
                             self.checkpoints.completed.insert(id, d.clone());
                         }
+                        self.checkpoints.persisted_in_flight +=
+                            self.checkpoints.in_flight.remove(&id).unwrap_or(0);
+                        self.checkpoints
+                            .in_flight
+                            .retain(|pending, _| *pending > id);
                         Event::Persisted {
                             id,
                             now: self.now(),
@@ -764,12 +811,32 @@ impl JobMaster {
                 }
             })
             .collect();
+        let tasks = plan
+            .job_graph
+            .vertices
+            .iter()
+            .flat_map(|v| {
+                (0..v.parallelism).map(move |subtask| {
+                    let task = TaskId {
+                        vertex: v.id,
+                        subtask,
+                    };
+                    TaskStateFile {
+                        vertex: v.id.0,
+                        subtask,
+                        file: files.get(&task).cloned().unwrap_or_else(|| task_file(task)),
+                    }
+                })
+            })
+            .collect();
         CheckpointMetadata {
             checkpoint_id: id,
             timestamp,
             kind,
             job_name: self.job_name.clone(),
             operators,
+            topology: self.topology(),
+            tasks,
         }
     }
 
@@ -901,6 +968,7 @@ impl JobMaster {
             operators: operator_totals(&self.job, &counters),
             restarts: self.restart.restarts(),
             completed_checkpoints: self.checkpoints.coordinator.completed_count(),
+            checkpointed_in_flight_bytes: self.checkpoints.persisted_in_flight,
             latest_checkpoint: self
                 .checkpoints
                 .coordinator

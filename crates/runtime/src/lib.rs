@@ -16,6 +16,7 @@
 
 mod barriers;
 pub mod chain;
+mod checkpoint_input;
 pub mod checkpointing;
 pub mod clock;
 pub mod context;

@@ -5,7 +5,6 @@
 //! metadata, because the master asks for the metadata only after every state
 //! was reported written.
 
-use runnel_checkpoint::format::{TASK_STATE_MAGIC, encode};
 use runnel_checkpoint::metadata::METADATA_FILE;
 use runnel_checkpoint::{CheckpointMetadata, CheckpointStorage, TaskId, TaskStateSnapshot};
 use runnel_types::CheckpointId;
@@ -88,7 +87,8 @@ pub(crate) fn spawn(
                         attempt,
                         snapshot,
                     } => {
-                        let result = encode(TASK_STATE_MAGIC, &snapshot)
+                        let result = snapshot
+                            .encode()
                             .map_err(|e| e.to_string())
                             .and_then(|bytes| {
                                 destination

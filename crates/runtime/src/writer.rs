@@ -10,8 +10,10 @@
 use crate::chain::{ChainNode, ChainedInput};
 use crate::checkpointing::TaskSnapshotBuilder;
 use crate::element::{encode_record, encode_watermark, encode_watermark_status};
+use crate::environment::RestoredChannel;
 use crate::error::{OperatorInstance, TaskError};
 use crate::partitioning::ChannelSelector;
+use runnel_checkpoint::{ChannelKey, ChannelSide};
 use runnel_network::{ChannelMessage, OutputChannel};
 use runnel_types::{CheckpointId, Data, StreamRecord, Watermark, WatermarkStatus};
 use std::marker::PhantomData;
@@ -19,6 +21,9 @@ use std::marker::PhantomData;
 struct ChannelWriter {
     channel: Box<dyn OutputChannel>,
     buffer: Vec<u8>,
+    key: ChannelKey,
+    /// In-flight data of a restored unaligned checkpoint, sent first.
+    replay: Vec<Vec<u8>>,
 }
 
 /// Serializes records into the channels of one edge.
@@ -38,7 +43,7 @@ impl<T: Data, S: ChannelSelector<T>> RecordWriter<T, S> {
     /// `flush_always` sends after every record (buffer timeout 0).
     pub fn new(
         selector: S,
-        channels: Vec<Box<dyn OutputChannel>>,
+        channels: Vec<RestoredChannel<dyn OutputChannel>>,
         segment_size: usize,
         flush_always: bool,
         producer: OperatorInstance,
@@ -46,9 +51,15 @@ impl<T: Data, S: ChannelSelector<T>> RecordWriter<T, S> {
     ) -> Self {
         let channels = channels
             .into_iter()
-            .map(|mut channel| {
+            .map(|c| {
+                let mut channel = c.channel;
                 let buffer = channel.take_buffer(segment_size);
-                ChannelWriter { channel, buffer }
+                ChannelWriter {
+                    channel,
+                    buffer,
+                    key: c.key,
+                    replay: c.replay,
+                }
             })
             .collect();
         RecordWriter {
@@ -96,6 +107,15 @@ impl<T: Data, S: ChannelSelector<T>> RecordWriter<T, S> {
 
 impl<T: Data, S: ChannelSelector<T>> ChainNode for RecordWriter<T, S> {
     fn open(&mut self) -> Result<(), TaskError> {
+        // A restored unaligned checkpoint's overtaken buffers go out first.
+        for i in 0..self.channels.len() {
+            for buffer in std::mem::take(&mut self.channels[i].replay) {
+                let result = self.channels[i]
+                    .channel
+                    .send(ChannelMessage::Buffer(buffer));
+                result.map_err(|e| self.network_error(e))?;
+            }
+        }
         Ok(())
     }
 
@@ -124,9 +144,21 @@ impl<T: Data, S: ChannelSelector<T>> ChainNode for RecordWriter<T, S> {
         // The records before the barrier leave first, then the barrier, on every
         // channel.
         self.flush_buffers()?;
-        if snapshot.request().forward_barrier {
-            let barrier = snapshot.request().barrier;
-            for i in 0..self.channels.len() {
+        if !snapshot.request().forward_barrier {
+            return Ok(());
+        }
+        let barrier = snapshot.request().barrier;
+        let unaligned = snapshot.is_unaligned();
+        for i in 0..self.channels.len() {
+            if unaligned {
+                // The barrier overtakes what is queued; that becomes part of
+                // the checkpoint and is sent again first after a restore.
+                let result = self.channels[i]
+                    .channel
+                    .send_priority(ChannelMessage::Barrier(barrier));
+                let overtaken = result.map_err(|e| self.network_error(e))?;
+                snapshot.add_channel_state(self.channels[i].key, ChannelSide::Output, overtaken);
+            } else {
                 let result = self.channels[i]
                     .channel
                     .send(ChannelMessage::Barrier(barrier));
