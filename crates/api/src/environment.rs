@@ -347,7 +347,8 @@ impl StreamExecutionEnvironment {
         &self,
         source: SocketTextSource,
     ) -> SingleOutputStreamOperator<String> {
-        self.add_function_source(source, "Socket Stream", true)
+        let source = FunctionSource::new(source, Boundedness::ContinuousUnbounded);
+        self.add_source_node(source.with_replay_offsets(), "Socket Stream", true)
     }
 
     /// A non-parallel source written as a run loop.

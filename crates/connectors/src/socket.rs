@@ -4,6 +4,10 @@
 //! Non-parallel. When the server closes the connection the source reconnects up to
 //! `max_retries` times (−1: forever), 500 ms apart, then ends. Cancellation shuts
 //! the socket down, unblocking the read.
+//!
+//! A checkpoint keeps the number of records read; after a restore the source
+//! reconnects and skips that many, so a server that replays its stream to each
+//! connection gives exactly-once results (see `FunctionSource::with_replay_offsets`).
 
 use crate::error::ConnectorError;
 use runnel_runtime::BoxError;

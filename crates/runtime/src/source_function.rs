@@ -16,7 +16,7 @@ use crate::context::RuntimeContext;
 use crate::error::BoxError;
 use crate::processor::InputStatus;
 use crate::source::{
-    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SourceWaker,
+    Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SourceWaker, SplitState,
 };
 use runnel_types::{Data, EventTime, StreamRecord, Watermark};
 use std::any::Any;
@@ -207,10 +207,18 @@ impl<T> SourceContext<T> {
 
 /// Adapts a [`SourceFunction`] to the [`Source`] contract: every subtask clones the
 /// function and runs it on a thread of its own.
+///
+/// With [`FunctionSource::with_replay_offsets`], a checkpoint records how many
+/// records the subtask has emitted, and a restored subtask drops that many
+/// records from the start of what its function produces again: exactly-once for
+/// a function that replays the same records when it starts over (a socket
+/// server that serves the same stream to every connection). Without it the
+/// function starts over and its records may be seen twice.
 pub struct FunctionSource<F> {
     prototype: Mutex<F>,
     boundedness: Boundedness,
     batch_size: usize,
+    replay_offsets: bool,
 }
 
 impl<F: Clone> FunctionSource<F> {
@@ -221,7 +229,15 @@ impl<F: Clone> FunctionSource<F> {
             prototype: Mutex::new(function),
             boundedness,
             batch_size: 256,
+            replay_offsets: false,
         }
+    }
+
+    /// Keeps the number of emitted records in checkpoints and skips that many
+    /// after a restore.
+    pub fn with_replay_offsets(mut self) -> Self {
+        self.replay_offsets = true;
+        self
     }
 }
 
@@ -233,6 +249,33 @@ impl<T: Data, F: SourceFunction<T> + Clone> Source<T> for FunctionSource<F> {
     }
 
     fn create_reader(&self, ctx: &SourceReaderContext) -> Result<Self::Reader, BoxError> {
+        self.start(ctx, 0)
+    }
+
+    fn restore_reader(
+        &self,
+        ctx: &SourceReaderContext,
+        splits: Vec<SplitState>,
+    ) -> Result<Self::Reader, BoxError> {
+        let mut emitted = 0u64;
+        for split in &splits {
+            emitted += split.decode::<u64>()?;
+        }
+        self.start(ctx, emitted)
+    }
+}
+
+impl<F> FunctionSource<F> {
+    /// Starts the function's thread; `emitted` records were emitted before a
+    /// restore (skipped again when replay offsets are kept).
+    fn start<T: Data>(
+        &self,
+        ctx: &SourceReaderContext,
+        emitted: u64,
+    ) -> Result<FunctionSourceReader<T>, BoxError>
+    where
+        F: SourceFunction<T> + Clone,
+    {
         let mut function = self
             .prototype
             .lock()
@@ -276,6 +319,9 @@ impl<T: Data, F: SourceFunction<T> + Clone> Source<T> for FunctionSource<F> {
         Ok(FunctionSourceReader {
             handoff,
             thread: Some(thread),
+            replay_offsets: self.replay_offsets,
+            emitted,
+            skip: if self.replay_offsets { emitted } else { 0 },
         })
     }
 }
@@ -284,6 +330,11 @@ impl<T: Data, F: SourceFunction<T> + Clone> Source<T> for FunctionSource<F> {
 pub struct FunctionSourceReader<T> {
     handoff: Arc<Handoff<T>>,
     thread: Option<JoinHandle<()>>,
+    replay_offsets: bool,
+    /// Records emitted by this subtask, before and after a restore.
+    emitted: u64,
+    /// Records the restarted function still has to replay before new ones.
+    skip: u64,
 }
 
 impl<T: Data> SourceReader<T> for FunctionSourceReader<T> {
@@ -299,7 +350,10 @@ impl<T: Data> SourceReader<T> for FunctionSourceReader<T> {
                 if let Some(t) = self.handoff.run_thread.get() {
                     t.unpark();
                 }
-                for r in batch.drain(..) {
+                let replayed = (self.skip.min(batch.len() as u64)) as usize;
+                self.skip -= replayed as u64;
+                self.emitted += (batch.len() - replayed) as u64;
+                for r in batch.drain(..).skip(replayed) {
                     output.collect_record(r);
                 }
                 self.handoff.lock().spare.push(batch);
@@ -326,6 +380,13 @@ impl<T: Data> SourceReader<T> for FunctionSourceReader<T> {
                 }
             },
         }
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<Vec<SplitState>>, BoxError> {
+        if !self.replay_offsets {
+            return Ok(None);
+        }
+        Ok(Some(vec![SplitState::encode(&self.emitted)?]))
     }
 
     fn close(&mut self) -> Result<(), BoxError> {
