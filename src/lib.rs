@@ -35,9 +35,9 @@ pub mod prelude {
     pub use runnel_api::CheckpointConfig;
     pub use runnel_api::state::{
         AggregateFunction, AggregatingState, AggregatingStateDescriptor, KeyedStateAccess,
-        ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
-        ReducingStateDescriptor, StateTtlConfig, StateVisibility, UpdateType, ValueState,
-        ValueStateDescriptor,
+        ListState, ListStateDescriptor, MapState, MapStateDescriptor, OperatorListState,
+        OperatorStateStore, ReducingState, ReducingStateDescriptor, StateTtlConfig,
+        StateVisibility, UpdateType, ValueState, ValueStateDescriptor,
     };
     pub use runnel_api::watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
     pub use runnel_api::windowing::{
@@ -70,6 +70,9 @@ pub mod prelude {
     };
     pub use runnel_connectors::{FileProcessingMode, WriteMode};
     pub use runnel_runtime::checkpointing::StateSnapshotContext;
+    pub use runnel_runtime::function_state::{
+        FunctionInitializationContext, FunctionSnapshotContext,
+    };
     pub use runnel_runtime::sink::{SinkContext, SinkFunction};
     pub use runnel_runtime::source::{
         Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,

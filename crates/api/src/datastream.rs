@@ -14,6 +14,7 @@ use runnel_runtime::environment::{
     ChainableNode, CustomWriters, KeyedWriters, NodeFactory, OutputPort, PortEdge, SidePort,
     SidePorts, StandardWriters, WriterFactory,
 };
+use runnel_runtime::function_state::FunctionState;
 use runnel_runtime::nodes::OneInputNode;
 use runnel_runtime::partitioning::Partitioner as UserPartitioner;
 use runnel_runtime::sink::{SinkFunction, SinkOperator};
@@ -204,8 +205,8 @@ impl<T: Data> DataStream<T> {
         f: F,
     ) -> SingleOutputStreamOperator<O> {
         let f = Prototype::new(f);
-        self.add_one_input("Map", "Map", false, move |_| {
-            Ok(StreamMap::new(f.instance()))
+        self.add_one_input("Map", "Map", false, move |p| {
+            Ok(StreamMap::new(f.instance()).with_function_state(FunctionState::restore(p)?))
         })
     }
 
@@ -223,8 +224,8 @@ impl<T: Data> DataStream<T> {
         f: F,
     ) -> SingleOutputStreamOperator<O> {
         let f = Prototype::new(f);
-        self.add_one_input("Flat Map", "Flat Map", false, move |_| {
-            Ok(StreamFlatMap::new(f.instance()))
+        self.add_one_input("Flat Map", "Flat Map", false, move |p| {
+            Ok(StreamFlatMap::new(f.instance()).with_function_state(FunctionState::restore(p)?))
         })
     }
 
@@ -239,8 +240,8 @@ impl<T: Data> DataStream<T> {
     /// Like [`DataStream::filter`], with a [`FilterFunction`].
     pub fn filter_with<F: FilterFunction<T> + Clone>(&self, f: F) -> SingleOutputStreamOperator<T> {
         let f = Prototype::new(f);
-        self.add_one_input("Filter", "Filter", false, move |_| {
-            Ok(StreamFilter::new(f.instance()))
+        self.add_one_input("Filter", "Filter", false, move |p| {
+            Ok(StreamFilter::new(f.instance()).with_function_state(FunctionState::restore(p)?))
         })
     }
 
@@ -252,7 +253,8 @@ impl<T: Data> DataStream<T> {
     ) -> SingleOutputStreamOperator<O> {
         let f = Prototype::new(f);
         self.add_one_input("Process", "Process", false, move |ctx| {
-            Ok(ProcessOperator::new(f.instance(), ctx.runtime().clone()))
+            Ok(ProcessOperator::new(f.instance(), ctx.runtime().clone())
+                .with_function_state(FunctionState::restore(ctx)?))
         })
     }
 
@@ -376,8 +378,8 @@ impl<T: Data> DataStream<T> {
         name: &str,
     ) -> DataStreamSink {
         let f = Prototype::new(f);
-        let op = self.add_one_input(&format!("Sink: {name}"), "Sink", false, move |_| {
-            Ok(SinkOperator::new(f.instance()))
+        let op = self.add_one_input(&format!("Sink: {name}"), "Sink", false, move |p| {
+            Ok(SinkOperator::new(f.instance()).with_function_state(FunctionState::restore(p)?))
         });
         self.env
             .graph(|g| g.node_mut(op.node).kind = NodeKind::Sink);

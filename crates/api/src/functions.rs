@@ -8,7 +8,11 @@
 //! variants take any implementation of the trait.
 //!
 //! Functions are cloned once per parallel instance, on the instance's thread.
+//! Map, flat-map, filter, process and sink functions can keep operator list
+//! state through `initialize_state` / `snapshot_state` (Flink's
+//! `CheckpointedFunction`; see [`runnel_runtime::function_state`]).
 
+use runnel_runtime::function_state::{FunctionInitializationContext, FunctionSnapshotContext};
 use runnel_runtime::output::{MainOutput, SideOutputs};
 use runnel_runtime::{BoxError, OutputTag, RuntimeContext};
 use runnel_types::{Data, EventTime, StreamRecord, Watermark};
@@ -50,6 +54,19 @@ pub trait MapFunction<I, O>: Send + 'static {
     }
     /// Maps one record.
     fn map(&mut self, value: I) -> O;
+    /// Registers operator state (Flink's `CheckpointedFunction.initializeState`);
+    /// called before `open`, with the restored state after a failure or from a
+    /// savepoint.
+    fn initialize_state(
+        &mut self,
+        _ctx: &mut FunctionInitializationContext<'_>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Brings operator state up to date for a checkpoint (`snapshotState`).
+    fn snapshot_state(&mut self, _ctx: &mut FunctionSnapshotContext<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
     /// Called once per parallel instance at the end.
     fn close(&mut self) -> Result<(), BoxError> {
         Ok(())
@@ -71,6 +88,19 @@ pub trait FlatMapFunction<I, O>: Send + 'static {
     }
     /// Emits the records `value` becomes.
     fn flat_map(&mut self, value: I, out: &mut Collector<'_, O>);
+    /// Registers operator state (Flink's `CheckpointedFunction.initializeState`);
+    /// called before `open`, with the restored state after a failure or from a
+    /// savepoint.
+    fn initialize_state(
+        &mut self,
+        _ctx: &mut FunctionInitializationContext<'_>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Brings operator state up to date for a checkpoint (`snapshotState`).
+    fn snapshot_state(&mut self, _ctx: &mut FunctionSnapshotContext<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
     /// Called once per parallel instance at the end.
     fn close(&mut self) -> Result<(), BoxError> {
         Ok(())
@@ -92,6 +122,19 @@ pub trait FilterFunction<T>: Send + 'static {
     }
     /// Whether to keep `value`.
     fn filter(&mut self, value: &T) -> bool;
+    /// Registers operator state (Flink's `CheckpointedFunction.initializeState`);
+    /// called before `open`, with the restored state after a failure or from a
+    /// savepoint.
+    fn initialize_state(
+        &mut self,
+        _ctx: &mut FunctionInitializationContext<'_>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Brings operator state up to date for a checkpoint (`snapshotState`).
+    fn snapshot_state(&mut self, _ctx: &mut FunctionSnapshotContext<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
     /// Called once per parallel instance at the end.
     fn close(&mut self) -> Result<(), BoxError> {
         Ok(())
@@ -182,6 +225,19 @@ pub trait ProcessFunction<I, O>: Send + 'static {
         ctx: &mut ProcessContext<'_>,
         out: &mut Collector<'_, O>,
     ) -> Result<(), BoxError>;
+    /// Registers operator state (Flink's `CheckpointedFunction.initializeState`);
+    /// called before `open`, with the restored state after a failure or from a
+    /// savepoint.
+    fn initialize_state(
+        &mut self,
+        _ctx: &mut FunctionInitializationContext<'_>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Brings operator state up to date for a checkpoint (`snapshotState`).
+    fn snapshot_state(&mut self, _ctx: &mut FunctionSnapshotContext<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
     /// Called once per parallel instance at the end.
     fn close(&mut self) -> Result<(), BoxError> {
         Ok(())

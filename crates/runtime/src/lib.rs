@@ -27,6 +27,7 @@ pub mod error;
 pub mod executor;
 mod failover;
 mod fault;
+pub mod function_state;
 pub mod input;
 mod job_master;
 pub mod metrics;

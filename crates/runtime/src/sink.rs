@@ -1,8 +1,12 @@
 //! Sinks: where records leave a job (Flink's `SinkFunction`).
 
+use crate::checkpointing::StateSnapshotContext;
 use crate::clock::Clock;
 use crate::context::RuntimeContext;
 use crate::error::BoxError;
+use crate::function_state::{
+    FunctionInitializationContext, FunctionSnapshotContext, FunctionState,
+};
 use crate::operator::OneInputOperator;
 use crate::output::Output;
 use runnel_types::{Data, EventTime, StreamRecord, Watermark};
@@ -18,6 +22,20 @@ pub trait SinkFunction<T>: Send + 'static {
 
     /// Writes one record.
     fn invoke(&mut self, value: T, ctx: &SinkContext) -> Result<(), BoxError>;
+
+    /// Registers operator state (Flink's `CheckpointedFunction.initializeState`);
+    /// called before `open`, with the restored state after a failure or from a
+    /// savepoint.
+    fn initialize_state(
+        &mut self,
+        _ctx: &mut FunctionInitializationContext<'_>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Brings operator state up to date for a checkpoint (`snapshotState`).
+    fn snapshot_state(&mut self, _ctx: &mut FunctionSnapshotContext<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
 
     /// All input has arrived: flush what is buffered.
     fn finish(&mut self) -> Result<(), BoxError> {
@@ -82,6 +100,7 @@ impl SinkContext {
 /// Runs a [`SinkFunction`] as the last operator of a chain.
 pub struct SinkOperator<T, F> {
     function: F,
+    state: FunctionState,
     ctx: SinkContext,
     _records: PhantomData<fn(T)>,
 }
@@ -91,6 +110,7 @@ impl<T, F> SinkOperator<T, F> {
     pub fn new(function: F) -> Self {
         SinkOperator {
             function,
+            state: FunctionState::default(),
             ctx: SinkContext {
                 timestamp: None,
                 watermark: Watermark::MIN,
@@ -98,6 +118,12 @@ impl<T, F> SinkOperator<T, F> {
             },
             _records: PhantomData,
         }
+    }
+
+    /// Gives the function its restored operator state.
+    pub fn with_function_state(mut self, state: FunctionState) -> Self {
+        self.state = state;
+        self
     }
 }
 
@@ -107,7 +133,14 @@ impl<T: Data, F: SinkFunction<T>> OneInputOperator for SinkOperator<T, F> {
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
         self.ctx.clock = Some(ctx.clock().clone());
+        self.state
+            .initialize(|c| self.function.initialize_state(c))?;
         self.function.open(ctx)
+    }
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.state
+            .snapshot(ctx, |c| self.function.snapshot_state(c))
     }
 
     #[inline]

@@ -1,6 +1,8 @@
 //! `map`, `flat_map` and `filter`: stateless record-at-a-time operators.
 
 use crate::functions::{Collector, FilterFunction, FlatMapFunction, MapFunction};
+use runnel_runtime::checkpointing::StateSnapshotContext;
+use runnel_runtime::function_state::FunctionState;
 use runnel_runtime::{BoxError, OneInputOperator, Output, RuntimeContext};
 use runnel_types::{Data, StreamRecord};
 use std::marker::PhantomData;
@@ -8,6 +10,7 @@ use std::marker::PhantomData;
 /// Applies a [`MapFunction`] to every record, keeping its timestamp.
 pub struct StreamMap<I, O, F> {
     function: F,
+    state: FunctionState,
     _types: PhantomData<fn(I) -> O>,
 }
 
@@ -16,8 +19,15 @@ impl<I, O, F> StreamMap<I, O, F> {
     pub fn new(function: F) -> Self {
         StreamMap {
             function,
+            state: FunctionState::default(),
             _types: PhantomData,
         }
+    }
+
+    /// Gives the function its restored operator state.
+    pub fn with_function_state(mut self, state: FunctionState) -> Self {
+        self.state = state;
+        self
     }
 }
 
@@ -26,7 +36,14 @@ impl<I: Data, O: Data, F: MapFunction<I, O>> OneInputOperator for StreamMap<I, O
     type Out = O;
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
+        self.state
+            .initialize(|c| self.function.initialize_state(c))?;
         self.function.open(ctx)
+    }
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.state
+            .snapshot(ctx, |c| self.function.snapshot_state(c))
     }
 
     #[inline]
@@ -65,6 +82,7 @@ impl<I: Data, O: Data, F: MapFunction<I, O>> OneInputOperator for StreamMap<I, O
 /// Applies a [`FlatMapFunction`] to every record.
 pub struct StreamFlatMap<I, O, F> {
     function: F,
+    state: FunctionState,
     _types: PhantomData<fn(I) -> O>,
 }
 
@@ -73,8 +91,15 @@ impl<I, O, F> StreamFlatMap<I, O, F> {
     pub fn new(function: F) -> Self {
         StreamFlatMap {
             function,
+            state: FunctionState::default(),
             _types: PhantomData,
         }
+    }
+
+    /// Gives the function its restored operator state.
+    pub fn with_function_state(mut self, state: FunctionState) -> Self {
+        self.state = state;
+        self
     }
 }
 
@@ -83,7 +108,14 @@ impl<I: Data, O: Data, F: FlatMapFunction<I, O>> OneInputOperator for StreamFlat
     type Out = O;
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
+        self.state
+            .initialize(|c| self.function.initialize_state(c))?;
         self.function.open(ctx)
+    }
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.state
+            .snapshot(ctx, |c| self.function.snapshot_state(c))
     }
 
     #[inline]
@@ -105,6 +137,7 @@ impl<I: Data, O: Data, F: FlatMapFunction<I, O>> OneInputOperator for StreamFlat
 /// Keeps the records a [`FilterFunction`] accepts.
 pub struct StreamFilter<T, F> {
     function: F,
+    state: FunctionState,
     _types: PhantomData<fn(T)>,
 }
 
@@ -113,8 +146,15 @@ impl<T, F> StreamFilter<T, F> {
     pub fn new(function: F) -> Self {
         StreamFilter {
             function,
+            state: FunctionState::default(),
             _types: PhantomData,
         }
+    }
+
+    /// Gives the function its restored operator state.
+    pub fn with_function_state(mut self, state: FunctionState) -> Self {
+        self.state = state;
+        self
     }
 }
 
@@ -123,7 +163,14 @@ impl<T: Data, F: FilterFunction<T>> OneInputOperator for StreamFilter<T, F> {
     type Out = T;
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
+        self.state
+            .initialize(|c| self.function.initialize_state(c))?;
         self.function.open(ctx)
+    }
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.state
+            .snapshot(ctx, |c| self.function.snapshot_state(c))
     }
 
     #[inline]

@@ -1,6 +1,8 @@
 //! `process`: a [`ProcessFunction`] over a non-keyed stream (C1).
 
 use crate::functions::{Collector, ProcessContext, ProcessFunction};
+use runnel_runtime::checkpointing::StateSnapshotContext;
+use runnel_runtime::function_state::FunctionState;
 use runnel_runtime::{BoxError, OneInputOperator, Output, RuntimeContext};
 use runnel_types::{Data, StreamRecord, Watermark};
 use std::marker::PhantomData;
@@ -8,6 +10,7 @@ use std::marker::PhantomData;
 /// Runs a process function, tracking the operator's watermark for its context.
 pub struct ProcessOperator<I, O, F> {
     function: F,
+    state: FunctionState,
     runtime: RuntimeContext,
     watermark: Watermark,
     _types: PhantomData<fn(I) -> O>,
@@ -18,10 +21,17 @@ impl<I, O, F> ProcessOperator<I, O, F> {
     pub fn new(function: F, runtime: RuntimeContext) -> Self {
         ProcessOperator {
             function,
+            state: FunctionState::default(),
             runtime,
             watermark: Watermark::MIN,
             _types: PhantomData,
         }
+    }
+
+    /// Gives the function its restored operator state.
+    pub fn with_function_state(mut self, state: FunctionState) -> Self {
+        self.state = state;
+        self
     }
 }
 
@@ -30,7 +40,14 @@ impl<I: Data, O: Data, F: ProcessFunction<I, O>> OneInputOperator for ProcessOpe
     type Out = O;
 
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), BoxError> {
+        self.state
+            .initialize(|c| self.function.initialize_state(c))?;
         self.function.open(ctx)
+    }
+
+    fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+        self.state
+            .snapshot(ctx, |c| self.function.snapshot_state(c))
     }
 
     #[inline]
