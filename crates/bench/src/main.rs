@@ -106,11 +106,5 @@ fn main() -> anyhow::Result<ExitCode> {
 
 /// `--state-backend`.
 fn state_backend(name: &str) -> anyhow::Result<StateBackendType> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "heap" | "hashmap" => Ok(StateBackendType::HashMap),
-        "lsm" | "rocksdb" => anyhow::bail!(
-            "the lsm state backend is not built into this binary (enable the `rocksdb` feature)"
-        ),
-        other => anyhow::bail!("unknown state backend `{other}`: expected heap or lsm"),
-    }
+    workloads::state_backend_from_name(name).map_err(anyhow::Error::msg)
 }

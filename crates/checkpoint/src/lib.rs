@@ -23,6 +23,8 @@ pub mod error;
 pub mod format;
 pub mod metadata;
 pub mod restore;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod snapshot;
 pub mod storage;
 
@@ -32,8 +34,12 @@ pub use coordinator::{
 pub use error::CheckpointError;
 pub use metadata::{CheckpointMetadata, OperatorMetadata, SubtaskStateFile, TaskStateFile};
 pub use restore::{JobOperator, RestoredJob};
+#[cfg(feature = "s3")]
+pub use s3::S3Storage;
 pub use snapshot::{
     ChannelKey, ChannelSide, ChannelState, KeyGroupState, OperatorId, OperatorSubtaskState,
     TaskStateSnapshot,
 };
-pub use storage::{CheckpointStorage, FsStorage, MemoryStorage, StorageError};
+pub use storage::{
+    CheckpointStorage, FsStorage, MemoryStorage, S3Options, StorageError, storage_for,
+};

@@ -24,6 +24,69 @@ pub struct StorageError {
     pub message: String,
 }
 
+/// Where and how to reach S3-compatible object storage (Flink's `s3.*` keys);
+/// an unset field falls back to the standard `AWS_*` environment variables.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    /// `s3.endpoint`: the service's URL (for MinIO and other S3-compatible
+    /// stores); a plain `http://` endpoint is allowed.
+    pub endpoint: Option<String>,
+    /// `s3.access-key`.
+    pub access_key: Option<String>,
+    /// `s3.secret-key`.
+    pub secret_key: Option<String>,
+    /// `s3.region`.
+    pub region: Option<String>,
+    /// `s3.path.style.access`: `true` addresses the bucket in the path
+    /// (`endpoint/bucket/key`), `false` in the host name (`bucket.endpoint`).
+    pub path_style_access: Option<bool>,
+}
+
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Options")
+            .field("endpoint", &self.endpoint)
+            .field("access_key", &self.access_key)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("region", &self.region)
+            .field("path_style_access", &self.path_style_access)
+            .finish()
+    }
+}
+
+/// The storage of a checkpoint, savepoint or restore directory: an object
+/// store for `s3://bucket/prefix` (with the `s3` feature), else a file system
+/// directory.
+pub fn storage_for(dir: &Path, s3: &S3Options) -> Result<Arc<dyn CheckpointStorage>, StorageError> {
+    match dir.to_str() {
+        Some(url) if is_s3_url(url) => s3_storage(url, s3),
+        _ => Ok(Arc::new(FsStorage::new(dir))),
+    }
+}
+
+fn is_s3_url(dir: &str) -> bool {
+    dir.starts_with("s3://") || dir.starts_with("s3a://")
+}
+
+#[cfg(feature = "s3")]
+fn s3_storage(url: &str, s3: &S3Options) -> Result<Arc<dyn CheckpointStorage>, StorageError> {
+    Ok(Arc::new(crate::s3::S3Storage::new(url, s3)?))
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3_storage(url: &str, _: &S3Options) -> Result<Arc<dyn CheckpointStorage>, StorageError> {
+    Err(StorageError {
+        operation: "open",
+        location: url.to_string(),
+        message: "Runnel was built without the `s3` feature, so it cannot keep checkpoints \
+                  on S3; rebuild it with `--features s3`"
+            .to_string(),
+    })
+}
+
 /// A place to keep checkpoint files.
 pub trait CheckpointStorage: Send + Sync {
     /// Writes `bytes` to `path`, replacing any file there.
@@ -223,6 +286,32 @@ mod tests {
         assert!(s.list("nothing").unwrap().is_empty());
         let err = s.read("job/chk-1/a").unwrap_err();
         assert!(err.to_string().contains("chk-1/a"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_directory_is_a_file_system_storage() {
+        let s = storage_for(Path::new("/tmp/ckpt"), &S3Options::default()).unwrap();
+        assert_eq!(s.location("a/b"), "/tmp/ckpt/a/b");
+    }
+
+    #[cfg(not(feature = "s3"))]
+    #[test]
+    fn an_s3_directory_needs_the_s3_feature() {
+        let Err(err) = storage_for(Path::new("s3://bucket/ckpt"), &S3Options::default()) else {
+            panic!("an s3:// directory opened without the s3 feature");
+        };
+        let text = err.to_string();
+        assert!(text.contains("s3://bucket/ckpt"), "{text}");
+        assert!(text.contains("built without the `s3` feature"), "{text}");
+    }
+
+    #[test]
+    fn the_secret_key_is_not_printed() {
+        let options = S3Options {
+            secret_key: Some("hunter2".to_string()),
+            ..S3Options::default()
+        };
+        assert!(!format!("{options:?}").contains("hunter2"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod checkpointing;
 mod error;
 mod fault;
 mod options;
+mod s3;
 mod values;
 mod yaml;
 
@@ -18,6 +19,7 @@ pub use checkpointing::{CheckpointingConfig, CheckpointingMode, RestartStrategyC
 pub use error::ConfigError;
 pub use fault::FaultInjection;
 pub use options::{ConfigOption, OPTIONS, ValueKind};
+pub use s3::S3Config;
 pub use values::{BufferTimeout, parse_duration, parse_memory_size};
 
 use std::path::{Path, PathBuf};
@@ -54,7 +56,8 @@ pub struct Configuration {
     /// `pipeline.auto-watermark-interval`: period of periodic watermark emission
     /// (200 ms; zero disables).
     pub auto_watermark_interval: Duration,
-    /// `state.backend.type`: where keyed state lives (`hashmap`: in memory).
+    /// `state.backend.type`: where keyed state lives (`hashmap`: in memory;
+    /// `rocksdb`: on local disk, with the `rocksdb` feature).
     pub state_backend: StateBackendType,
     /// `execution.checkpointing.*`: checkpoints (disabled by default).
     pub checkpointing: CheckpointingConfig,
@@ -63,6 +66,8 @@ pub struct Configuration {
     pub restart_strategy: Option<RestartStrategyConfig>,
     /// `execution.fault-injection.*`: a failure to inject, for testing recovery.
     pub fault_injection: Option<FaultInjection>,
+    /// `s3.*`: how `s3://` checkpoint and savepoint directories are reached.
+    pub s3: S3Config,
 }
 
 /// The keyed state backend (`state.backend.type`).
@@ -71,6 +76,31 @@ pub enum StateBackendType {
     /// State as objects in hash maps on the heap (Flink's `hashmap`).
     #[default]
     HashMap,
+    /// State serialized in an embedded RocksDB instance on local disk (Flink's
+    /// `rocksdb`, alias `lsm`); needs Runnel built with the `rocksdb` feature.
+    RocksDb(RocksDbOptions),
+}
+
+/// The settings of the `rocksdb` state backend (`state.backend.rocksdb.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RocksDbOptions {
+    /// `state.backend.rocksdb.localdir`: the working directory the instances'
+    /// directories are created in (default: the system's temporary directory).
+    /// Leaked once per parsed configuration so that the options stay `Copy`.
+    pub local_dir: Option<&'static Path>,
+    /// `state.backend.rocksdb.memory.fixed-per-slot`: the memory budget of one
+    /// keyed operator subtask's instance, in bytes (64 MiB): half memtables, half
+    /// block cache.
+    pub memory_budget: usize,
+}
+
+impl Default for RocksDbOptions {
+    fn default() -> Self {
+        RocksDbOptions {
+            local_dir: None,
+            memory_budget: 64 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for Configuration {
@@ -88,6 +118,7 @@ impl Default for Configuration {
             checkpointing: CheckpointingConfig::default(),
             restart_strategy: None,
             fault_injection: None,
+            s3: S3Config::default(),
         }
     }
 }
@@ -106,6 +137,7 @@ impl Configuration {
         let mut config = Configuration::default();
         let mut buffer_timeout_interval = None;
         let mut buffer_timeout_enabled = None;
+        let mut rocksdb = RocksDbOptions::default();
         for entry in entries {
             let option = options::find(&entry.key).ok_or_else(|| ConfigError::UnknownKey {
                 origin: origin.to_string(),
@@ -127,7 +159,8 @@ impl Configuration {
                 &mut config.checkpointing,
                 &mut config.restart_strategy,
             )
-            .or_else(|| fault::parse(option.key, v, &mut config.fault_injection));
+            .or_else(|| fault::parse(option.key, v, &mut config.fault_injection))
+            .or_else(|| s3::parse(option.key, v, &mut config.s3));
             if let Some(result) = parsed {
                 result.map_err(bad)?;
                 continue;
@@ -172,8 +205,21 @@ impl Configuration {
                 "state.backend.type" => {
                     config.state_backend = match v.trim().to_ascii_lowercase().as_str() {
                         "hashmap" => StateBackendType::HashMap,
-                        _ => return Err(bad("`hashmap`")),
+                        "rocksdb" | "lsm" => StateBackendType::RocksDb(rocksdb),
+                        _ => return Err(bad("`hashmap` or `rocksdb`")),
                     }
+                }
+                "state.backend.rocksdb.localdir" => {
+                    if v.trim().is_empty() {
+                        return Err(bad(option.kind.describe()));
+                    }
+                    let dir: &'static Path = Box::leak(PathBuf::from(v.trim()).into_boxed_path());
+                    rocksdb.local_dir = Some(dir);
+                }
+                "state.backend.rocksdb.memory.fixed-per-slot" => {
+                    rocksdb.memory_budget = parse_memory_size(v)
+                        .filter(|s| *s >= 1024 * 1024)
+                        .ok_or_else(|| bad("a memory size of at least 1mb"))?;
                 }
                 "pipeline.auto-watermark-interval" => {
                     config.auto_watermark_interval =
@@ -190,6 +236,9 @@ impl Configuration {
                 key: "execution.fault-injection.operator".to_string(),
                 because: "another `execution.fault-injection` key is set".to_string(),
             });
+        }
+        if let StateBackendType::RocksDb(options) = &mut config.state_backend {
+            *options = rocksdb;
         }
         if buffer_timeout_enabled == Some(false) {
             config.buffer_timeout = BufferTimeout::Disabled;
@@ -286,6 +335,31 @@ mod tests {
     }
 
     #[test]
+    fn rocksdb_backend_options_parse_in_any_order() {
+        let c = Configuration::from_yaml_str(
+            "state.backend.rocksdb.localdir: /tmp/x\n\
+             state.backend.type: lsm\n\
+             state.backend.rocksdb.memory.fixed-per-slot: 8mb\n",
+            "t",
+        )
+        .unwrap();
+        let StateBackendType::RocksDb(o) = c.state_backend else {
+            panic!("{:?}", c.state_backend)
+        };
+        assert_eq!(o.local_dir, Some(Path::new("/tmp/x")));
+        assert_eq!(o.memory_budget, 8 * 1024 * 1024);
+        let c = Configuration::from_yaml_str("state.backend.type: RocksDB\n", "t").unwrap();
+        assert_eq!(
+            c.state_backend,
+            StateBackendType::RocksDb(RocksDbOptions::default())
+        );
+        let err =
+            Configuration::from_yaml_str("state.backend.rocksdb.memory.fixed-per-slot: 1kb\n", "t")
+                .unwrap_err();
+        assert!(err.to_string().contains("at least 1mb"), "{err}");
+    }
+
+    #[test]
     fn disabling_the_buffer_timeout_means_flush_only_when_full() {
         let c = Configuration::from_yaml_str(
             "execution.buffer-timeout.enabled: false\nexecution.buffer-timeout.interval: 5 ms\n",
@@ -327,7 +401,7 @@ mod tests {
                 "taskmanager.memory.segment-size: 12",
                 "taskmanager.memory.segment-size",
             ),
-            ("state.backend.type: rocksdb", "state.backend.type"),
+            ("state.backend.type: leveldb", "state.backend.type"),
         ] {
             let err = Configuration::from_yaml_str(text, "c.yaml").unwrap_err();
             let msg = err.to_string();

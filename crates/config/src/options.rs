@@ -107,7 +107,19 @@ pub const OPTIONS: &[ConfigOption] = &[
         key: "state.backend.type",
         kind: ValueKind::Choice,
         default: "hashmap",
-        description: "Where keyed state is kept: `hashmap` (objects in memory, the default).",
+        description: "Where keyed state is kept: `hashmap` (objects in memory, the default) or `rocksdb` (alias `lsm`: serialized in an embedded RocksDB instance on local disk, so state can exceed memory; needs Runnel built with the `rocksdb` feature).",
+    },
+    ConfigOption {
+        key: "state.backend.rocksdb.localdir",
+        kind: ValueKind::Path,
+        default: "(system temporary directory)",
+        description: "Working directory of the `rocksdb` state backend: each keyed operator subtask gets a fresh directory under it, deleted when the subtask ends.",
+    },
+    ConfigOption {
+        key: "state.backend.rocksdb.memory.fixed-per-slot",
+        kind: ValueKind::MemorySize,
+        default: "64mb",
+        description: "Memory budget of the `rocksdb` state backend per keyed operator subtask: half for write buffers (memtables), half for the block cache with index and filter blocks.",
     },
     ConfigOption {
         key: "pipeline.auto-watermark-interval",
@@ -185,7 +197,7 @@ pub const OPTIONS: &[ConfigOption] = &[
         key: "execution.checkpointing.incremental",
         kind: ValueKind::Bool,
         default: "false",
-        description: "With the `rocksdb` backend: checkpoints upload only the files new since the last one.",
+        description: "Accepted for Flink compatibility; not implemented yet: every checkpoint is a full snapshot in the backend-independent format.",
     },
     ConfigOption {
         key: "restart-strategy.type",
@@ -288,6 +300,36 @@ pub const OPTIONS: &[ConfigOption] = &[
         kind: ValueKind::NonNegativeInt,
         default: "0",
         description: "Draw each failure point at random from this seed.",
+    },
+    ConfigOption {
+        key: "s3.endpoint",
+        kind: ValueKind::Text,
+        default: "",
+        description: "URL of the S3-compatible service holding `s3://` checkpoint directories (needs the `s3` feature); unset: AWS_ENDPOINT_URL, else AWS.",
+    },
+    ConfigOption {
+        key: "s3.access-key",
+        kind: ValueKind::Text,
+        default: "",
+        description: "Access key for `s3://` checkpoint directories; unset: AWS_ACCESS_KEY_ID.",
+    },
+    ConfigOption {
+        key: "s3.secret-key",
+        kind: ValueKind::Text,
+        default: "",
+        description: "Secret key for `s3://` checkpoint directories; unset: AWS_SECRET_ACCESS_KEY.",
+    },
+    ConfigOption {
+        key: "s3.region",
+        kind: ValueKind::Text,
+        default: "",
+        description: "Region of the S3 bucket; unset: AWS_REGION, else us-east-1.",
+    },
+    ConfigOption {
+        key: "s3.path.style.access",
+        kind: ValueKind::Bool,
+        default: "",
+        description: "true: address the bucket in the URL path (`endpoint/bucket`, usual for MinIO); false: in the host name (`bucket.endpoint`). Unset: path style with an endpoint, AWS_VIRTUAL_HOSTED_STYLE_REQUEST else.",
     },
 ];
 

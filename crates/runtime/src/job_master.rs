@@ -21,10 +21,10 @@ use crate::task::{StreamTask, is_consequence_of_cancellation};
 use crate::time::ProcessingTimeService;
 use runnel_checkpoint::{
     Action, CheckpointCoordinator, CheckpointMetadata, CheckpointStorage, CoordinatorConfig, Event,
-    FsStorage, MemoryStorage, OperatorId, OperatorMetadata, RestoredJob, SubtaskStateFile, TaskId,
-    TaskStateFile, restore::JobOperator,
+    MemoryStorage, OperatorId, OperatorMetadata, RestoredJob, S3Options, SubtaskStateFile, TaskId,
+    TaskStateFile, restore::JobOperator, storage_for,
 };
-use runnel_config::{BufferTimeout, CheckpointingMode};
+use runnel_config::{BufferTimeout, CheckpointingMode, S3Config};
 use runnel_network::{ChannelId, LocalTransport, TaskSignal, Transport};
 use runnel_plan::NodeKind;
 use runnel_types::{BarrierAlignment, CheckpointId, JobVertexId, SnapshotKind};
@@ -150,7 +150,8 @@ impl JobMaster {
         .map_err(|e| startup(format!("cannot start the checkpoint writer: {e}")))?;
         let config = &job.config.checkpointing;
         let storage: Arc<dyn CheckpointStorage> = match &config.dir {
-            Some(dir) => Arc::new(FsStorage::new(dir)),
+            Some(dir) => storage_for(dir, &s3_options(&job.config.s3))
+                .map_err(|e| startup(format!("cannot open the checkpoint storage: {e}")))?,
             None => Arc::new(MemoryStorage::new()),
         };
         let plan = &job.plan;
@@ -232,7 +233,15 @@ impl JobMaster {
         for t in &self.tasks {
             t.signal.cancel();
         }
+        // A task reports its end before it drops its operators; wait for those
+        // drops (an on-disk state backend closes its database there) so that
+        // nothing of the job runs once `execute` returns. A thread stuck in
+        // user code is left behind after the grace period.
+        let deadline = Instant::now() + CANCELLATION_GRACE;
         for t in std::mem::take(&mut self.threads) {
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             if t.is_finished() {
                 let _ = t.join();
             }
@@ -290,9 +299,15 @@ impl JobMaster {
         let Some(settings) = self.job.restore.clone() else {
             return Ok(RestoredJob::empty());
         };
-        let storage = FsStorage::new(&settings.path);
+        let storage =
+            storage_for(&settings.path, &s3_options(&self.job.config.s3)).map_err(|e| {
+                JobError::Startup {
+                    job: self.job_name.clone(),
+                    message: format!("cannot restore from {}: {e}", settings.path.display()),
+                }
+            })?;
         let restored = RestoredJob::load(
-            &storage,
+            storage.as_ref(),
             "",
             &self.job_operators(),
             self.topology(),
@@ -675,14 +690,19 @@ impl JobMaster {
                             &self.job_id[..6.min(self.job_id.len())],
                             random_hex(12)
                         );
-                        self.checkpoints.destinations.insert(
-                            barrier.id,
-                            Destination {
-                                storage: Arc::new(FsStorage::new(base)),
-                                dir: name,
-                            },
-                        );
-                        self.checkpoints.replies.insert(barrier.id, reply);
+                        match storage_for(&base, &s3_options(&self.job.config.s3)) {
+                            Ok(storage) => {
+                                self.checkpoints
+                                    .destinations
+                                    .insert(barrier.id, Destination { storage, dir: name });
+                                self.checkpoints.replies.insert(barrier.id, reply);
+                            }
+                            // The savepoint is still taken, at the fallback
+                            // place in the checkpoint storage.
+                            Err(e) => {
+                                let _ = reply.send(Err(self.savepoint_error(&e.to_string())));
+                            }
+                        }
                     }
                     self.destination(barrier.id, barrier.kind);
                     for t in &tasks {
@@ -1063,4 +1083,15 @@ fn channel_capacities(job: &ExecutableJob) -> Vec<(ChannelId, usize)> {
         }
     }
     out
+}
+
+/// The `s3.*` settings as the checkpoint storage takes them.
+fn s3_options(s3: &S3Config) -> S3Options {
+    S3Options {
+        endpoint: s3.endpoint.clone(),
+        access_key: s3.access_key.clone(),
+        secret_key: s3.secret_key.clone(),
+        region: s3.region.clone(),
+        path_style_access: s3.path_style_access,
+    }
 }

@@ -34,6 +34,21 @@ impl<K: Key, N: Clone + PartialEq + Serialize + DeserializeOwned> KeyedRuntime<K
         let clock = time.clock().clone();
         let backend = match params.state_backend() {
             StateBackendType::HashMap => StateBackendKind::Heap,
+            #[cfg(feature = "rocksdb")]
+            StateBackendType::RocksDb(o) => {
+                StateBackendKind::Lsm(runnel_state::keyed::LsmOptions {
+                    local_dir: o.local_dir,
+                    memory_budget: o.memory_budget,
+                })
+            }
+            #[cfg(not(feature = "rocksdb"))]
+            StateBackendType::RocksDb(_) => {
+                return Err(
+                    "state.backend.type `rocksdb` is not available: Runnel was built \
+                            without the `rocksdb` feature (rebuild with `--features rocksdb`)"
+                        .into(),
+                );
+            }
         };
         let store = KeyedStateStore::new(
             backend,

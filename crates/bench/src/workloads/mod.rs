@@ -168,6 +168,23 @@ pub struct RunOptions {
     pub seed: u64,
 }
 
+/// The state backend named by `--state-backend`: `heap` (alias `hashmap`) or
+/// `lsm` (alias `rocksdb`, which needs the `rocksdb` feature).
+pub fn state_backend_from_name(name: &str) -> Result<StateBackendType, String> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "heap" | "hashmap" => Ok(StateBackendType::HashMap),
+        #[cfg(feature = "rocksdb")]
+        "lsm" | "rocksdb" => Ok(StateBackendType::RocksDb(Default::default())),
+        #[cfg(not(feature = "rocksdb"))]
+        "lsm" | "rocksdb" => Err("the lsm state backend is not available: Runnel was built \
+                                  without the `rocksdb` feature (rebuild with `--features rocksdb`)"
+            .to_string()),
+        other => Err(format!(
+            "unknown state backend `{other}`: expected heap or lsm"
+        )),
+    }
+}
+
 /// How barriers are handled (`--checkpoint-mode`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CheckpointMode {

@@ -13,8 +13,8 @@
 //! itself, so on-disk backends may store timestamps their own way.
 //!
 //! The heap backend ([`StateBackendKind::Heap`]) keeps typed Rust values: no
-//! serialization on access. An on-disk LSM backend will be added as another
-//! [`StateBackendKind`].
+//! serialization on access. With the `rocksdb` feature, `StateBackendKind::Lsm`
+//! keeps them serialized in an embedded RocksDB instance on local disk.
 
 use crate::error::StateError;
 use crate::ttl::StateTtlConfig;
@@ -27,6 +27,10 @@ pub enum StateBackendKind {
     /// Typed values in per-key-group hash maps on the heap (the default).
     #[default]
     Heap,
+    /// Serialized entries in an embedded RocksDB instance on local disk, one per
+    /// store, so keyed state can exceed memory (feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
+    Lsm(super::LsmOptions),
 }
 
 /// Operations every keyed table has, whatever it stores.
@@ -261,36 +265,46 @@ pub trait NamespacedValueTable<K, N, V>: KeyedTable<K> {
 /// What a backend needs to create a table.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TableSpec<'a> {
-    pub(crate) backend: StateBackendKind,
     pub(crate) name: &'a str,
     pub(crate) range: KeyGroupRange,
     pub(crate) ttl: Option<&'a StateTtlConfig>,
+    /// The store's database on the LSM backend; `None` on the heap backend.
+    #[cfg(feature = "rocksdb")]
+    pub(crate) lsm: Option<&'a std::rc::Rc<super::lsm::LsmDb>>,
 }
 
 impl TableSpec<'_> {
     pub(crate) fn value_table<K: Key, V: Data>(&self) -> Box<dyn ValueTable<K, V>> {
-        match self.backend {
-            StateBackendKind::Heap => super::heap::value_table(self),
+        #[cfg(feature = "rocksdb")]
+        if let Some(db) = self.lsm {
+            return super::lsm::value_table(self, db);
         }
+        super::heap::value_table(self)
     }
 
     pub(crate) fn list_table<K: Key, V: Data>(&self) -> Box<dyn ListTable<K, V>> {
-        match self.backend {
-            StateBackendKind::Heap => super::heap::list_table(self),
+        #[cfg(feature = "rocksdb")]
+        if let Some(db) = self.lsm {
+            return super::lsm::list_table(self, db);
         }
+        super::heap::list_table(self)
     }
 
     pub(crate) fn map_table<K: Key, UK: Key, UV: Data>(&self) -> Box<dyn MapTable<K, UK, UV>> {
-        match self.backend {
-            StateBackendKind::Heap => super::heap::map_table(self),
+        #[cfg(feature = "rocksdb")]
+        if let Some(db) = self.lsm {
+            return super::lsm::map_table(self, db);
         }
+        super::heap::map_table(self)
     }
 
     pub(crate) fn namespaced_value_table<K: Key, N: Key, V: Data>(
         &self,
     ) -> Box<dyn NamespacedValueTable<K, N, V>> {
-        match self.backend {
-            StateBackendKind::Heap => super::heap::namespaced_value_table(self),
+        #[cfg(feature = "rocksdb")]
+        if let Some(db) = self.lsm {
+            return super::lsm::namespaced_value_table(self, db);
         }
+        super::heap::namespaced_value_table(self)
     }
 }

@@ -17,6 +17,8 @@ pub mod backend;
 pub(crate) mod encoding;
 mod heap;
 mod list;
+#[cfg(feature = "rocksdb")]
+mod lsm;
 mod map;
 mod namespaced;
 mod reducing;
@@ -31,6 +33,8 @@ mod value;
 pub use aggregating::AggregatingState;
 pub use backend::StateBackendKind;
 pub use list::ListState;
+#[cfg(feature = "rocksdb")]
+pub use lsm::LsmOptions;
 pub use map::MapState;
 pub use namespaced::NamespacedValueState;
 pub use reducing::ReducingState;

@@ -149,11 +149,14 @@ impl<K: Key> KeyedStateStore<K> {
                 requested: signature.describe(ttl),
             });
         }
+        #[cfg(feature = "rocksdb")]
+        let lsm = self.lsm_db()?;
         let spec = TableSpec {
-            backend: self.backend,
             name,
             range: self.range,
             ttl,
+            #[cfg(feature = "rocksdb")]
+            lsm: lsm.as_ref(),
         };
         let mut slot = make(&spec);
         if let Some(p) = self.pending.iter().position(|p| p.name == name) {

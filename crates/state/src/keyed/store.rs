@@ -25,6 +25,9 @@ pub struct KeyedStateStore<K: Key> {
     pub(super) states: Vec<Registered<K>>,
     /// Restored states that are not registered yet (see [`Pending`]).
     pub(super) pending: Vec<Pending>,
+    /// The database of the LSM backend, opened when the first state registers.
+    #[cfg(feature = "rocksdb")]
+    pub(super) lsm: Option<Rc<super::lsm::LsmDb>>,
 }
 
 /// The current key and where its entries live.
@@ -103,7 +106,22 @@ impl<K: Key> KeyedStateStore<K> {
             current: None,
             states: Vec::new(),
             pending: Vec::new(),
+            #[cfg(feature = "rocksdb")]
+            lsm: None,
         }
+    }
+
+    /// The LSM backend's database (opened on first use), or `None` on the heap
+    /// backend.
+    #[cfg(feature = "rocksdb")]
+    pub(super) fn lsm_db(&mut self) -> Result<Option<Rc<super::lsm::LsmDb>>, StateError> {
+        let StateBackendKind::Lsm(options) = self.backend else {
+            return Ok(None);
+        };
+        if self.lsm.is_none() {
+            self.lsm = Some(Rc::new(super::lsm::LsmDb::open(&options)?));
+        }
+        Ok(self.lsm.clone())
     }
 
     /// Makes `key` the key that every access is scoped to.

@@ -1,0 +1,493 @@
+//! The LSM backend: keyed state in an embedded RocksDB instance on local disk, so
+//! keyed state can exceed memory (feature `rocksdb`).
+//!
+//! One RocksDB instance ([`LsmDb`]) belongs to one [`KeyedStateStore`](crate::KeyedStateStore)
+//! (one keyed operator subtask), in a fresh directory under the configured working
+//! directory that is deleted when the store is dropped. Its memory is bounded by a
+//! budget split between the memtables and the block cache (which also holds index
+//! and filter blocks). Nothing is written to RocksDB's WAL: durability comes from
+//! checkpoints, which hold the canonical per-key-group format of `encoding.rs`.
+//!
+//! # Key layout
+//!
+//! Every entry of every state lives in the one default column family under
+//!
+//! ```text
+//! [key group: u16 BE][state id: u32 BE][RecordCodec(K)][RecordCodec(UK or N)]
+//! ```
+//!
+//! Key group first, so that the entries of one key group (and, with the state id,
+//! of one state in one key group) are one contiguous prefix range: a snapshot of a
+//! key group is a prefix iteration, a restore is a batch write, and a rescale never
+//! has to scan other groups. The state id is assigned per registered state. Keys
+//! and user keys are encoded with the self-delimiting `RecordCodec`, so the
+//! encoding of one key is never a prefix of another's: the entries of one key's
+//! map (or namespaces) are the prefix range of `[group][id][K]`.
+//!
+//! Values: `RecordCodec((Option<i64>, V))` for value state and map entries (the
+//! `Option<i64>` is the TTL stamp, `None` without TTL), `[u32 LE element
+//! count]` then `RecordCodec((V, Option<i64>))` per element for lists (so an append
+//! does not decode the list), and `RecordCodec(V)` for namespaced state.
+//!
+//! TTL follows [`crate::ttl`] on every read and in snapshots; expired entries that
+//! are not read are removed by [`KeyedStateStore::cleanup_expired`](crate::KeyedStateStore::cleanup_expired).
+//! The incremental per-access cleanup is not run on this backend.
+
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use super::backend::{
+    KeyedTable, ListTable, MapTable, NamespacedValueTable, TableSpec, ValueTable,
+};
+use super::encoding::{EntryReader, EntryWriter};
+use crate::error::StateError;
+use crate::ttl::StateTtlConfig;
+use rocksdb::{BlockBasedOptions, Cache, DB, Options, ReadOptions, WriteBatch, WriteOptions};
+use runnel_types::{Data, Key, RecordCodec};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How the LSM backend is set up: where its files go and how much memory it may
+/// use. `Copy`, like [`StateBackendKind`](crate::StateBackendKind) that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LsmOptions {
+    /// The working directory the stores' directories are created in (default:
+    /// [`std::env::temp_dir`]).
+    pub local_dir: Option<&'static Path>,
+    /// The memory budget of one store in bytes: half for memtables, half for the
+    /// block cache.
+    pub memory_budget: usize,
+}
+
+impl Default for LsmOptions {
+    fn default() -> Self {
+        LsmOptions {
+            local_dir: None,
+            memory_budget: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Deletes the store's directory once the database is closed (declared after the
+/// database in [`LsmDb`], so dropped after it).
+#[derive(Debug)]
+struct OwnedDir(PathBuf);
+
+impl Drop for OwnedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The RocksDB instance of one store.
+pub(crate) struct LsmDb {
+    db: DB,
+    write: WriteOptions,
+    next_id: Cell<u32>,
+    _cache: Cache,
+    dir: OwnedDir,
+}
+
+impl std::fmt::Debug for LsmDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LsmDb").field("dir", &self.dir.0).finish()
+    }
+}
+
+fn backend_error(state: &str, e: impl std::fmt::Display) -> StateError {
+    StateError::Backend {
+        state: state.to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl LsmDb {
+    /// Opens a database in a fresh directory under the options' working directory.
+    pub(crate) fn open(options: &LsmOptions) -> Result<LsmDb, StateError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let base = options
+            .local_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        let fail = |what: &str, e: &dyn std::fmt::Display| StateError::Backend {
+            state: "(lsm store)".to_string(),
+            message: format!("{what} in {}: {e}", base.display()),
+        };
+        std::fs::create_dir_all(&base)
+            .map_err(|e| fail("cannot create the working directory", &e))?;
+        // pid and a counter name the directory; one left by an earlier process
+        // of the same pid is skipped.
+        let path = loop {
+            let path = base.join(format!(
+                "runnel-lsm-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::create_dir(&path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(fail("cannot create a store directory", &e)),
+            }
+        };
+        let dir = OwnedDir(path);
+
+        let budget = options.memory_budget.max(1024 * 1024);
+        let cache = Cache::new_lru_cache(budget / 2)
+            .map_err(|e| fail("cannot create the block cache", &e))?;
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.set_block_based_table_factory(&table);
+        opts.set_write_buffer_size(budget / 4);
+        opts.set_max_write_buffer_number(2);
+        opts.set_db_write_buffer_size(budget / 2);
+        opts.set_max_open_files(256);
+        let db = DB::open(&opts, &dir.0).map_err(|e| fail("cannot open RocksDB", &e))?;
+        let mut write = WriteOptions::default();
+        write.disable_wal(true);
+        Ok(LsmDb {
+            db,
+            write,
+            next_id: Cell::new(0),
+            _cache: cache,
+            dir,
+        })
+    }
+
+    /// The directory of the database.
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir.0
+    }
+
+    fn new_id(&self) -> u32 {
+        let id = self.next_id.get();
+        self.next_id.set(id.wrapping_add(1));
+        id
+    }
+}
+
+/// The end of the range of keys starting with `prefix`, if there is one.
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// A table's TTL rules, as the heap backend applies them (see [`crate::ttl`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expiry {
+    ttl: Option<StateTtlConfig>,
+}
+
+/// What a read finds in a stamped entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Not expired; `refreshed` if the read moved its stamp to now.
+    Live { refreshed: bool },
+    /// Expired: the read removes it, and returns it only if `visible`.
+    Expired { visible: bool },
+}
+
+impl Expiry {
+    fn stamp(&self, now: i64) -> Option<i64> {
+        self.ttl.map(|_| now)
+    }
+
+    fn restored(&self, time: Option<i64>, now: i64) -> Option<i64> {
+        self.ttl.map(|_| time.unwrap_or(now))
+    }
+
+    fn is_expired(&self, stamp: Option<i64>, now: i64) -> bool {
+        match (stamp, &self.ttl) {
+            (Some(t), Some(ttl)) => ttl.is_expired(t, now),
+            _ => false,
+        }
+    }
+
+    fn returns_expired(&self) -> bool {
+        self.ttl.is_some_and(|t| t.returns_expired())
+    }
+
+    fn on_read(&self, stamp: &mut Option<i64>, now: i64) -> Seen {
+        match (*stamp, &self.ttl) {
+            (Some(t), Some(ttl)) if ttl.is_expired(t, now) => Seen::Expired {
+                visible: ttl.returns_expired(),
+            },
+            (Some(t), Some(ttl)) if ttl.refreshes_on_read() && t != now => {
+                *stamp = Some(now);
+                Seen::Live { refreshed: true }
+            }
+            _ => Seen::Live { refreshed: false },
+        }
+    }
+
+    fn snapshot_keeps(&self, stamp: Option<i64>, now: i64) -> bool {
+        self.returns_expired() || !self.is_expired(stamp, now)
+    }
+}
+
+/// What every LSM table has: its database, id and TTL rules, and its entry count.
+pub(crate) struct Base {
+    db: Rc<LsmDb>,
+    name: String,
+    id: u32,
+    /// The first key group of the store's range.
+    start: u32,
+    groups: usize,
+    expiry: Expiry,
+    count: usize,
+}
+
+impl Base {
+    fn new(spec: &TableSpec<'_>, db: &Rc<LsmDb>) -> Base {
+        Base {
+            db: Rc::clone(db),
+            name: spec.name.to_string(),
+            id: db.new_id(),
+            start: spec.range.start,
+            groups: spec.range.len() as usize,
+            expiry: Expiry {
+                ttl: spec.ttl.copied(),
+            },
+            count: 0,
+        }
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> StateError {
+        backend_error(&self.name, e)
+    }
+
+    /// `[group][id]` of key group index `group`.
+    fn prefix(&self, group: usize) -> Vec<u8> {
+        let absolute = self.start as usize + group;
+        let mut out = Vec::with_capacity(32);
+        out.extend_from_slice(&(absolute as u16).to_be_bytes());
+        out.extend_from_slice(&self.id.to_be_bytes());
+        out
+    }
+
+    fn append<T: Serialize + ?Sized>(
+        &self,
+        out: &mut Vec<u8>,
+        value: &T,
+    ) -> Result<(), StateError> {
+        RecordCodec::encode_into(value, out).map_err(|e| StateError::codec(&self.name, e))
+    }
+
+    fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, StateError> {
+        let mut out = Vec::new();
+        self.append(&mut out, value)?;
+        Ok(out)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<(T, usize), StateError> {
+        RecordCodec::decode_prefix(bytes).map_err(|e| StateError::codec(&self.name, e))
+    }
+
+    /// `[group][id][K]`.
+    fn key<K: Serialize>(&self, group: usize, key: &K) -> Result<Vec<u8>, StateError> {
+        let mut out = self.prefix(group);
+        self.append(&mut out, key)?;
+        Ok(out)
+    }
+
+    /// `[group][id][K][sub]`.
+    fn sub_key<K: Serialize, S: Serialize>(
+        &self,
+        group: usize,
+        key: &K,
+        sub: &S,
+    ) -> Result<Vec<u8>, StateError> {
+        let mut out = self.key(group, key)?;
+        self.append(&mut out, sub)?;
+        Ok(out)
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.db.db.get(key).map_err(|e| self.error(e))
+    }
+
+    fn exists(&self, key: &[u8]) -> Result<bool, StateError> {
+        Ok(self
+            .db
+            .db
+            .get_pinned(key)
+            .map_err(|e| self.error(e))?
+            .is_some())
+    }
+
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.db
+            .db
+            .put_opt(key, value, &self.db.write)
+            .map_err(|e| self.error(e))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), StateError> {
+        self.db
+            .db
+            .delete_opt(key, &self.db.write)
+            .map_err(|e| self.error(e))
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), StateError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .db
+            .write_opt(batch, &self.db.write)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Calls `f` with every (key, value) whose key starts with `prefix`, in key
+    /// order, until it returns `false`.
+    fn scan(
+        &self,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
+    ) -> Result<(), StateError> {
+        let mut read = ReadOptions::default();
+        if let Some(end) = successor(prefix) {
+            read.set_iterate_upper_bound(end);
+        }
+        let mut it = self.db.db.raw_iterator_opt(read);
+        it.seek(prefix);
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            if !k.starts_with(prefix) || !f(k, v)? {
+                break;
+            }
+            it.next();
+        }
+        it.status().map_err(|e| self.error(e))
+    }
+}
+
+/// How one kind of table lays out its entries; the untyped operations.
+pub(crate) trait Layout<K>: 'static {
+    /// Writes the entries of key group `group` in the format of `encoding.rs`.
+    fn snapshot(
+        base: &Base,
+        group: usize,
+        now: i64,
+        out: &mut EntryWriter<'_>,
+    ) -> Result<(), StateError>;
+
+    /// Adds the entries read from a snapshot to key group `group`.
+    fn restore(
+        base: &mut Base,
+        group: usize,
+        input: &mut EntryReader<'_>,
+        now: i64,
+    ) -> Result<(), StateError>;
+
+    /// Removes the expired entries of key group `group`; returns how many.
+    fn clean(base: &mut Base, group: usize, now: i64) -> Result<usize, StateError>;
+}
+
+/// An LSM table of layout `L` (one of the markers in `tables`).
+pub(crate) struct LsmTable<K, L> {
+    base: Base,
+    _types: PhantomData<fn() -> (K, L)>,
+}
+
+impl<K, L> LsmTable<K, L> {
+    fn new(spec: &TableSpec<'_>, db: &Rc<LsmDb>) -> Self {
+        LsmTable {
+            base: Base::new(spec, db),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
+    fn entry_count(&self) -> usize {
+        self.base.count
+    }
+
+    fn cleanup_expired(&mut self, now: i64) -> usize {
+        if self.base.expiry.ttl.is_none() {
+            return 0;
+        }
+        let mut removed = 0;
+        for group in 0..self.base.groups {
+            // A failing cleanup leaves entries that reads still expire.
+            removed += L::clean(&mut self.base, group, now).unwrap_or(0);
+        }
+        removed
+    }
+
+    fn cleanup_incrementally(&mut self, _now: i64) {}
+
+    fn snapshot_key_group(
+        &self,
+        group: usize,
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, StateError> {
+        let mut writer = EntryWriter::new(&self.base.name, out);
+        L::snapshot(&self.base, group, now, &mut writer)?;
+        Ok(writer.finish())
+    }
+
+    fn restore_key_group(
+        &mut self,
+        group: usize,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<(), StateError> {
+        let name = self.base.name.clone();
+        let mut reader = EntryReader::new(&name, bytes)?;
+        L::restore(&mut self.base, group, &mut reader, now)
+    }
+}
+
+/// An LSM value table for `spec`.
+pub(crate) fn value_table<K: Key, V: Data>(
+    spec: &TableSpec<'_>,
+    db: &Rc<LsmDb>,
+) -> Box<dyn ValueTable<K, V>> {
+    Box::new(LsmTable::<K, tables::Values<V>>::new(spec, db))
+}
+
+/// An LSM list table for `spec`.
+pub(crate) fn list_table<K: Key, V: Data>(
+    spec: &TableSpec<'_>,
+    db: &Rc<LsmDb>,
+) -> Box<dyn ListTable<K, V>> {
+    Box::new(LsmTable::<K, tables::Lists<V>>::new(spec, db))
+}
+
+/// An LSM map table for `spec`.
+pub(crate) fn map_table<K: Key, UK: Key, UV: Data>(
+    spec: &TableSpec<'_>,
+    db: &Rc<LsmDb>,
+) -> Box<dyn MapTable<K, UK, UV>> {
+    Box::new(LsmTable::<K, tables::Maps<UK, UV>>::new(spec, db))
+}
+
+/// An LSM namespaced value table for `spec` (which has no TTL).
+pub(crate) fn namespaced_value_table<K: Key, N: Key, V: Data>(
+    spec: &TableSpec<'_>,
+    db: &Rc<LsmDb>,
+) -> Box<dyn NamespacedValueTable<K, N, V>> {
+    Box::new(LsmTable::<K, tables::Namespaced<N, V>>::new(spec, db))
+}
