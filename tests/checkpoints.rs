@@ -187,3 +187,36 @@ fn at_least_once_checkpoints_lose_nothing_after_a_failure() {
         assert!(sums[k] >= *v, "key {k}: {} < {v}", sums[k]);
     }
 }
+
+#[test]
+fn aborted_checkpoints_leave_no_files_behind() {
+    let dir = std::env::temp_dir().join(format!("runnel-aborted-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = checkpointed(5);
+    config.checkpointing.dir = Some(dir.clone());
+    let mut fault = FaultInjection::new("Sum", 20_000);
+    fault.failures = 3;
+    fault.seed = Some(9);
+    config.fault_injection = Some(fault);
+    let (result, sums) = run_sums(config);
+    assert_eq!(sums, expected_sums());
+    assert!(result.restarts >= 1);
+    // Wait for the writer thread's deletions, then expect only the retained
+    // (complete) checkpoint.
+    let job_dir = dir.join(&result.job_id);
+    let mut left = Vec::new();
+    for _ in 0..200 {
+        left = std::fs::read_dir(&job_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        if left.len() == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(left.len(), 1, "only the retained checkpoint: {left:?}");
+    assert!(left[0].join("_metadata").exists(), "{left:?} is complete");
+    let _ = std::fs::remove_dir_all(&dir);
+}

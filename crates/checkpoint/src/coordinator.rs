@@ -291,6 +291,11 @@ impl<H: Clone> CheckpointCoordinator<H> {
         self.latest_completed
     }
 
+    /// Whether checkpoint `id` is in progress (neither completed nor aborted).
+    pub fn is_pending(&self, id: CheckpointId) -> bool {
+        self.pending.contains_key(&id)
+    }
+
     /// Checkpoints in progress.
     pub fn pending_count(&self) -> usize {
         self.pending.len()

@@ -528,6 +528,12 @@ impl JobMaster {
                 }
                 let task = message.task;
                 let actions = match message.report {
+                    // A late snapshot of an aborted checkpoint is not written.
+                    TaskReport::Snapshot { id, .. }
+                        if !self.checkpoints.coordinator.is_pending(id) =>
+                    {
+                        Vec::new()
+                    }
                     TaskReport::Snapshot { id, kind, snapshot } => {
                         let bytes: usize = snapshot
                             .channels
@@ -625,6 +631,14 @@ impl JobMaster {
                     )));
                     return Ok(None);
                 }
+                if let Some(d) = &dir
+                    && let Err(e) = storage_for(d, &s3_options(&self.job.config.s3))
+                {
+                    let _ = reply.send(Err(
+                        self.savepoint_error(&format!("cannot write to {}: {e}", d.display()))
+                    ));
+                    return Ok(None);
+                }
                 self.checkpoints.requested = Some((dir, reply));
                 let now = self.now();
                 let actions = self
@@ -638,6 +652,14 @@ impl JobMaster {
                 }
                 outcome
             }
+        }
+    }
+
+    /// Deletes what an aborted checkpoint or savepoint had written.
+    fn delete_incomplete(&mut self, id: CheckpointId) {
+        self.checkpoints.in_flight.remove(&id);
+        if let Some(destination) = self.checkpoints.destinations.remove(&id) {
+            let _ = self.writer.send(WriteJob::Delete { destination });
         }
     }
 
@@ -734,7 +756,7 @@ impl JobMaster {
                     for t in &tasks {
                         self.post(*t, TaskControl::Abort(id));
                     }
-                    self.checkpoints.destinations.remove(&id);
+                    self.delete_incomplete(id);
                 }
                 Action::Discard { id } => {
                     if let Some(destination) = self.checkpoints.completed.remove(&id) {
@@ -931,9 +953,18 @@ impl JobMaster {
                 let actions = self.checkpoints.coordinator.reset(now);
                 self.apply(actions)?;
                 self.checkpoints.replies.clear();
-                self.checkpoints
+                // What the aborted checkpoints had written goes away.
+                let aborted: Vec<CheckpointId> = self
+                    .checkpoints
                     .destinations
-                    .retain(|id, _| self.checkpoints.completed.contains_key(id));
+                    .keys()
+                    .filter(|id| !self.checkpoints.completed.contains_key(id))
+                    .copied()
+                    .collect();
+                for id in aborted {
+                    self.delete_incomplete(id);
+                }
+                self.checkpoints.in_flight.clear();
                 if let Some(outcome) = self.wait_before_restart(delay) {
                     return Ok(Some(outcome));
                 }
