@@ -4,8 +4,9 @@
 //! One RocksDB instance ([`LsmDb`]) belongs to one [`KeyedStateStore`](crate::KeyedStateStore)
 //! (one keyed operator subtask), in a fresh directory under the configured working
 //! directory that is deleted when the store is dropped. Its memory is bounded by a
-//! budget split between the memtables and the block cache (which also holds index
-//! and filter blocks). Nothing is written to RocksDB's WAL: durability comes from
+//! budget split between the memtables, the block cache (which also holds index
+//! and filter blocks) and the write-back cache of decoded value and namespaced
+//! entries in front of RocksDB (`cache.rs`). Nothing is written to RocksDB's WAL: durability comes from
 //! checkpoints, which hold the canonical per-key-group format of `encoding.rs`.
 //!
 //! # Key layout
@@ -33,6 +34,7 @@
 //! are not read are removed by [`KeyedStateStore::cleanup_expired`](crate::KeyedStateStore::cleanup_expired).
 //! The incremental per-access cleanup is not run on this backend.
 
+mod cache;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -43,11 +45,13 @@ use super::backend::{
 use super::encoding::{EntryReader, EntryWriter};
 use crate::error::StateError;
 use crate::ttl::StateTtlConfig;
-use rocksdb::{BlockBasedOptions, Cache, DB, Options, ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{
+    BlockBasedOptions, Cache, DB, DBPinnableSlice, Options, ReadOptions, WriteBatch, WriteOptions,
+};
 use runnel_types::{Data, Key, RecordCodec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -60,8 +64,9 @@ pub struct LsmOptions {
     /// The working directory the stores' directories are created in (default:
     /// [`std::env::temp_dir`]).
     pub local_dir: Option<&'static Path>,
-    /// The memory budget of one store in bytes: half for memtables, half for the
-    /// block cache.
+    /// The memory budget of one store in bytes: a quarter for the memtables, half
+    /// for the block cache, and a quarter for the decoded entries cached by the
+    /// tables (see `cache.rs`).
     pub memory_budget: usize,
 }
 
@@ -90,6 +95,8 @@ pub(crate) struct LsmDb {
     db: DB,
     write: WriteOptions,
     next_id: Cell<u32>,
+    /// The budget of the tables' write-back caches.
+    budget: Rc<cache::Budget>,
     _cache: Cache,
     dir: OwnedDir,
 }
@@ -144,12 +151,15 @@ impl LsmDb {
         table.set_block_cache(&cache);
         table.set_cache_index_and_filter_blocks(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        // Most misses of the tables' caches are reads of entries that do not
+        // exist yet (a new key or window): bloom filters answer them.
+        table.set_bloom_filter(10.0, false);
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.set_block_based_table_factory(&table);
-        opts.set_write_buffer_size(budget / 4);
+        opts.set_write_buffer_size(budget / 8);
         opts.set_max_write_buffer_number(2);
-        opts.set_db_write_buffer_size(budget / 2);
+        opts.set_db_write_buffer_size(budget / 4);
         opts.set_max_open_files(256);
         let db = DB::open(&opts, &dir.0).map_err(|e| fail("cannot open RocksDB", &e))?;
         let mut write = WriteOptions::default();
@@ -158,6 +168,7 @@ impl LsmDb {
             db,
             write,
             next_id: Cell::new(0),
+            budget: cache::Budget::new(budget / 4),
             _cache: cache,
             dir,
         })
@@ -167,6 +178,12 @@ impl LsmDb {
     #[cfg(test)]
     pub(crate) fn path(&self) -> &Path {
         &self.dir.0
+    }
+
+    /// Changes the bytes the tables' caches may hold.
+    #[cfg(test)]
+    pub(crate) fn set_cache_budget(&self, bytes: usize) {
+        self.budget.set_limit(bytes);
     }
 
     fn new_id(&self) -> u32 {
@@ -274,11 +291,16 @@ impl Base {
 
     /// `[group][id]` of key group index `group`.
     fn prefix(&self, group: usize) -> Vec<u8> {
-        let absolute = self.start as usize + group;
         let mut out = Vec::with_capacity(32);
+        self.write_prefix(&mut out, group);
+        out
+    }
+
+    /// Appends `[group][id]` of key group index `group` to `out`.
+    fn write_prefix(&self, out: &mut Vec<u8>, group: usize) {
+        let absolute = self.start as usize + group;
         out.extend_from_slice(&(absolute as u16).to_be_bytes());
         out.extend_from_slice(&self.id.to_be_bytes());
-        out
     }
 
     fn append<T: Serialize + ?Sized>(
@@ -320,6 +342,10 @@ impl Base {
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.db.db.get(key).map_err(|e| self.error(e))
+    }
+
+    fn get_pinned(&self, key: &[u8]) -> Result<Option<DBPinnableSlice<'_>>, StateError> {
+        self.db.db.get_pinned(key).map_err(|e| self.error(e))
     }
 
     fn exists(&self, key: &[u8]) -> Result<bool, StateError> {
@@ -381,8 +407,39 @@ impl Base {
     }
 }
 
+/// A table's write-back cache (see `cache.rs`), if it has one.
+pub(crate) trait TableCache: 'static {
+    fn new(budget: &Rc<cache::Budget>) -> Self;
+
+    /// Writes the dirty entries to RocksDB.
+    fn flush(&mut self, base: &Base) -> Result<(), StateError>;
+
+    /// Writes the dirty entries to RocksDB and forgets every entry.
+    fn clear(&mut self, base: &Base) -> Result<(), StateError>;
+}
+
+/// The cache of tables that have none.
+pub(crate) struct NoCache;
+
+impl TableCache for NoCache {
+    fn new(_budget: &Rc<cache::Budget>) -> Self {
+        NoCache
+    }
+
+    fn flush(&mut self, _base: &Base) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    fn clear(&mut self, _base: &Base) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
 /// How one kind of table lays out its entries; the untyped operations.
 pub(crate) trait Layout<K>: 'static {
+    /// The table's cache.
+    type Cache: TableCache;
+
     /// Writes the entries of key group `group` in the format of `encoding.rs`.
     fn snapshot(
         base: &Base,
@@ -404,17 +461,29 @@ pub(crate) trait Layout<K>: 'static {
 }
 
 /// An LSM table of layout `L` (one of the markers in `tables`).
-pub(crate) struct LsmTable<K, L> {
+///
+/// RocksDB holds every entry except those in the cache that are dirty; the
+/// operations that read RocksDB beyond one key flush the cache first (a snapshot
+/// takes `&self`, hence the `RefCell`), and those that change RocksDB behind the
+/// cache's back empty it.
+pub(crate) struct LsmTable<K: 'static, L: Layout<K>> {
     base: Base,
+    cache: RefCell<L::Cache>,
     _types: PhantomData<fn() -> (K, L)>,
 }
 
-impl<K, L> LsmTable<K, L> {
+impl<K: 'static, L: Layout<K>> LsmTable<K, L> {
     fn new(spec: &TableSpec<'_>, db: &Rc<LsmDb>) -> Self {
         LsmTable {
             base: Base::new(spec, db),
+            cache: RefCell::new(L::Cache::new(&db.budget)),
             _types: PhantomData,
         }
+    }
+
+    /// The table's cache and base, split.
+    fn parts(&mut self) -> (&mut L::Cache, &mut Base) {
+        (self.cache.get_mut(), &mut self.base)
     }
 }
 
@@ -425,6 +494,11 @@ impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
 
     fn cleanup_expired(&mut self, now: i64) -> usize {
         if self.base.expiry.ttl.is_none() {
+            return 0;
+        }
+        let (cache, base) = self.parts();
+        if cache.clear(base).is_err() {
+            // Expired entries stay until a later cleanup, and reads expire them.
             return 0;
         }
         let mut removed = 0;
@@ -443,6 +517,7 @@ impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
         now: i64,
         out: &mut Vec<u8>,
     ) -> Result<usize, StateError> {
+        self.cache.borrow_mut().flush(&self.base)?;
         let mut writer = EntryWriter::new(&self.base.name, out);
         L::snapshot(&self.base, group, now, &mut writer)?;
         Ok(writer.finish())
@@ -454,6 +529,8 @@ impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
         bytes: &[u8],
         now: i64,
     ) -> Result<(), StateError> {
+        let (cache, base) = self.parts();
+        cache.clear(base)?;
         let name = self.base.name.clone();
         let mut reader = EntryReader::new(&name, bytes)?;
         L::restore(&mut self.base, group, &mut reader, now)

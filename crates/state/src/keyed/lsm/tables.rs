@@ -1,7 +1,8 @@
 //! The four kinds of LSM tables: the layouts of their entries and their typed
 //! operations (see the [module docs](super) for the layout).
 
-use super::{Base, Layout, LsmTable, Seen};
+use super::cache::{Cache, Pair, Presence};
+use super::{Base, Layout, LsmTable, NoCache, Seen};
 use crate::error::StateError;
 use crate::keyed::backend::{ListTable, MapTable, NamespacedValueTable, ValueTable};
 use crate::keyed::encoding::{EntryReader, EntryWriter};
@@ -103,6 +104,8 @@ fn encode_list<'a, V: Data>(
 // ---- value tables ----
 
 impl<K: Key, V: Data> Layout<K> for Values<V> {
+    type Cache = Cache<K, (Option<i64>, V)>;
+
     fn snapshot(
         base: &Base,
         group: usize,
@@ -155,26 +158,38 @@ impl<K: Key, V: Data> Layout<K> for Values<V> {
     }
 }
 
+impl<K: Key, V: Data> LsmTable<K, Values<V>> {
+    /// Calls `f` with the key's value if a read returns it, applying the TTL
+    /// rules of a read (refresh, or removal of an expired value).
+    fn visit<R>(
+        &mut self,
+        group: usize,
+        key: &K,
+        now: i64,
+        f: impl FnOnce(&V) -> R,
+    ) -> Result<Option<R>, StateError> {
+        let (cache, base) = self.parts();
+        let expiry = base.expiry;
+        let (result, presence) = cache.with(base, group, key, false, |slot| {
+            let Some((stamp, _)) = slot else {
+                return (None, false);
+            };
+            match expiry.on_read(stamp, now) {
+                Seen::Live { refreshed } => (slot.as_ref().map(|(_, v)| f(v)), refreshed),
+                Seen::Expired { visible } => {
+                    let old = slot.take();
+                    (old.filter(|_| visible).map(|(_, v)| f(&v)), true)
+                }
+            }
+        })?;
+        presence.apply(&mut base.count);
+        Ok(result)
+    }
+}
+
 impl<K: Key, V: Data> ValueTable<K, V> for LsmTable<K, Values<V>> {
     fn get(&mut self, group: usize, key: &K, now: i64) -> Result<Option<V>, StateError> {
-        let base = &mut self.base;
-        let k = base.key(group, key)?;
-        let Some((mut stamp, value)) = base.read_stamped::<V>(&k)? else {
-            return Ok(None);
-        };
-        match base.expiry.on_read(&mut stamp, now) {
-            Seen::Live { refreshed } => {
-                if refreshed {
-                    base.put_stamped(&k, stamp, &value)?;
-                }
-                Ok(Some(value))
-            }
-            Seen::Expired { visible } => {
-                base.delete(&k)?;
-                base.count -= 1;
-                Ok(visible.then_some(value))
-            }
-        }
+        self.visit(group, key, now, V::clone)
     }
 
     fn read(
@@ -184,31 +199,27 @@ impl<K: Key, V: Data> ValueTable<K, V> for LsmTable<K, Values<V>> {
         now: i64,
         f: &mut dyn FnMut(&V),
     ) -> Result<bool, StateError> {
-        match ValueTable::get(self, group, key, now)? {
-            Some(v) => {
-                f(&v);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(self.visit(group, key, now, f)?.is_some())
     }
 
     fn put(&mut self, group: usize, key: &K, value: V, now: i64) -> Result<(), StateError> {
-        let base = &mut self.base;
-        let k = base.key(group, key)?;
-        if !base.exists(&k)? {
-            base.count += 1;
-        }
-        base.put_stamped(&k, base.expiry.stamp(now), &value)
+        let (cache, base) = self.parts();
+        let stamp = base.expiry.stamp(now);
+        let ((), presence) = cache.with(base, group, key, true, |slot| {
+            *slot = Some((stamp, value));
+            ((), true)
+        })?;
+        presence.apply(&mut base.count);
+        Ok(())
     }
 
     fn remove(&mut self, group: usize, key: &K) -> Result<(), StateError> {
-        let base = &mut self.base;
-        let k = base.key(group, key)?;
-        if base.exists(&k)? {
-            base.delete(&k)?;
-            base.count -= 1;
-        }
+        let (cache, base) = self.parts();
+        let ((), presence) = cache.with(base, group, key, true, |slot| {
+            *slot = None;
+            ((), true)
+        })?;
+        presence.apply(&mut base.count);
         Ok(())
     }
 
@@ -219,31 +230,20 @@ impl<K: Key, V: Data> ValueTable<K, V> for LsmTable<K, Values<V>> {
         now: i64,
         f: &mut dyn FnMut(&mut Option<V>),
     ) -> Result<(), StateError> {
-        let base = &mut self.base;
-        let k = base.key(group, key)?;
-        let old = base.read_stamped::<V>(&k)?;
-        let existed = old.is_some();
-        let mut slot =
-            old.and_then(
-                |(mut stamp, value)| match base.expiry.on_read(&mut stamp, now) {
-                    Seen::Expired { visible: false } => None,
-                    _ => Some(value),
-                },
-            );
-        f(&mut slot);
-        match slot {
-            Some(value) => {
-                base.put_stamped(&k, base.expiry.stamp(now), &value)?;
-                if !existed {
-                    base.count += 1;
-                }
-            }
-            None if existed => {
-                base.delete(&k)?;
-                base.count -= 1;
-            }
-            None => {}
-        }
+        let (cache, base) = self.parts();
+        let expiry = base.expiry;
+        let ((), presence) = cache.with(base, group, key, false, |slot| {
+            let mut value =
+                slot.take()
+                    .and_then(|(mut stamp, value)| match expiry.on_read(&mut stamp, now) {
+                        Seen::Expired { visible: false } => None,
+                        _ => Some(value),
+                    });
+            f(&mut value);
+            *slot = value.map(|v| (expiry.stamp(now), v));
+            ((), true)
+        })?;
+        presence.apply(&mut base.count);
         Ok(())
     }
 }
@@ -251,6 +251,8 @@ impl<K: Key, V: Data> ValueTable<K, V> for LsmTable<K, Values<V>> {
 // ---- list tables ----
 
 impl<K: Key, V: Data> Layout<K> for Lists<V> {
+    type Cache = NoCache;
+
     fn snapshot(
         base: &Base,
         group: usize,
@@ -438,6 +440,8 @@ impl<K: Key, V: Data> ListTable<K, V> for LsmTable<K, Lists<V>> {
 // ---- map tables ----
 
 impl<K: Key, UK: Key, UV: Data> Layout<K> for Maps<UK, UV> {
+    type Cache = NoCache;
+
     fn snapshot(
         base: &Base,
         group: usize,
@@ -718,6 +722,8 @@ impl<K: Key, UK: Key, UV: Data> MapTable<K, UK, UV> for LsmTable<K, Maps<UK, UV>
 // ---- namespaced value tables ----
 
 impl<K: Key, N: Key, V: Data> Layout<K> for Namespaced<N, V> {
+    type Cache = Cache<(K, N), V>;
+
     fn snapshot(
         base: &Base,
         group: usize,
@@ -757,51 +763,61 @@ impl<K: Key, N: Key, V: Data> Layout<K> for Namespaced<N, V> {
 }
 
 impl<K: Key, N: Key, V: Data> LsmTable<K, Namespaced<N, V>> {
-    fn read_value(&self, k: &[u8]) -> Result<Option<V>, StateError> {
-        match self.base.get(k)? {
-            Some(bytes) => Ok(Some(self.base.decode::<V>(&bytes)?.0)),
-            None => Ok(None),
-        }
-    }
-
-    fn store(&mut self, k: &[u8], value: &V, existed: bool) -> Result<(), StateError> {
-        self.base.put(k, &self.base.encode(value)?)?;
-        if !existed {
-            self.base.count += 1;
-        }
-        Ok(())
+    /// Calls `f` with the value of (`key`, `namespace`) in the cache; `f` returns
+    /// its result and whether it changed the value (`blind`: see [`Cache::with`]).
+    fn with<R>(
+        &mut self,
+        group: usize,
+        key: &K,
+        namespace: &N,
+        blind: bool,
+        f: impl FnOnce(&mut Option<V>) -> (R, bool),
+    ) -> Result<(R, Presence), StateError> {
+        let (cache, base) = self.parts();
+        let (result, presence) = cache.with(base, group, &Pair(key, namespace), blind, f)?;
+        presence.apply(&mut base.count);
+        Ok((result, presence))
     }
 }
 
 impl<K: Key, N: Key, V: Data> NamespacedValueTable<K, N, V> for LsmTable<K, Namespaced<N, V>> {
     fn get(&mut self, group: usize, key: &K, namespace: &N) -> Result<Option<V>, StateError> {
-        let k = self.base.sub_key(group, key, namespace)?;
-        self.read_value(&k)
+        Ok(self
+            .with(group, key, namespace, false, |slot| (slot.clone(), false))?
+            .0)
     }
 
     fn contains(&mut self, group: usize, key: &K, namespace: &N) -> Result<bool, StateError> {
-        let k = self.base.sub_key(group, key, namespace)?;
-        self.base.exists(&k)
+        Ok(self
+            .with(group, key, namespace, false, |_| ((), false))?
+            .1
+            .after)
     }
 
     fn put(&mut self, group: usize, key: &K, namespace: N, value: V) -> Result<(), StateError> {
-        let k = self.base.sub_key(group, key, &namespace)?;
-        let existed = self.base.exists(&k)?;
-        self.store(&k, &value, existed)
+        self.with(group, key, &namespace, true, |slot| {
+            *slot = Some(value);
+            ((), true)
+        })
+        .map(drop)
     }
 
     fn take(&mut self, group: usize, key: &K, namespace: &N) -> Result<Option<V>, StateError> {
-        let k = self.base.sub_key(group, key, namespace)?;
-        let old = self.read_value(&k)?;
-        if old.is_some() {
-            self.base.delete(&k)?;
-            self.base.count -= 1;
-        }
-        Ok(old)
+        Ok(self
+            .with(group, key, namespace, false, |slot| {
+                let old = slot.take();
+                let changed = old.is_some();
+                (old, changed)
+            })?
+            .0)
     }
 
     fn remove(&mut self, group: usize, key: &K, namespace: &N) -> Result<(), StateError> {
-        NamespacedValueTable::take(self, group, key, namespace).map(drop)
+        self.with(group, key, namespace, true, |slot| {
+            *slot = None;
+            ((), true)
+        })
+        .map(drop)
     }
 
     fn upsert(
@@ -812,13 +828,13 @@ impl<K: Key, N: Key, V: Data> NamespacedValueTable<K, N, V> for LsmTable<K, Name
         create: &mut dyn FnMut() -> V,
         f: &mut dyn FnMut(&mut V),
     ) -> Result<bool, StateError> {
-        let k = self.base.sub_key(group, key, namespace)?;
-        let old = self.read_value(&k)?;
-        let existed = old.is_some();
-        let mut value = old.unwrap_or_else(create);
-        f(&mut value);
-        self.store(&k, &value, existed)?;
-        Ok(!existed)
+        Ok(!self
+            .with(group, key, namespace, false, |slot| {
+                f(slot.get_or_insert_with(create));
+                ((), true)
+            })?
+            .1
+            .before)
     }
 
     fn update_in_place(
@@ -828,19 +844,11 @@ impl<K: Key, N: Key, V: Data> NamespacedValueTable<K, N, V> for LsmTable<K, Name
         namespace: &N,
         f: &mut dyn FnMut(&mut Option<V>),
     ) -> Result<(), StateError> {
-        let k = self.base.sub_key(group, key, namespace)?;
-        let mut slot = self.read_value(&k)?;
-        let existed = slot.is_some();
-        f(&mut slot);
-        match slot {
-            Some(value) => self.store(&k, &value, existed)?,
-            None if existed => {
-                self.base.delete(&k)?;
-                self.base.count -= 1;
-            }
-            None => {}
-        }
-        Ok(())
+        self.with(group, key, namespace, false, |slot| {
+            f(slot);
+            ((), true)
+        })
+        .map(drop)
     }
 
     fn for_each(
@@ -849,6 +857,8 @@ impl<K: Key, N: Key, V: Data> NamespacedValueTable<K, N, V> for LsmTable<K, Name
         key: &K,
         f: &mut dyn FnMut(&N, &V),
     ) -> Result<(), StateError> {
+        let (cache, base) = self.parts();
+        cache.flush(base)?;
         let base = &self.base;
         let prefix = base.key(group, key)?;
         base.scan(&prefix, |k, v| {

@@ -269,12 +269,20 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..200),
         returns_expired in any::<bool>(),
         register_first in any::<bool>(),
+        cache_budget in prop_oneof![Just(None), (0usize..2_000).prop_map(Some)],
     ) {
         let clock = Rc::new(Cell::new(1_000));
         let mut heap = store(StateBackendKind::Heap, full(), &clock);
         let mut disk = store(lsm(), full(), &clock);
         let hh = register(&mut heap, returns_expired);
         let hd = register(&mut disk, returns_expired);
+        // Tiny caches evict on (nearly) every access.
+        let limit = |s: &KeyedStateStore<u64>| {
+            if let Some(bytes) = cache_budget {
+                s.lsm.as_ref().unwrap().set_cache_budget(bytes);
+            }
+        };
+        limit(&disk);
         for (i, op) in ops.iter().enumerate() {
             let a = apply(&mut heap, &hh, &clock, op);
             let b = apply(&mut disk, &hd, &clock, op);
@@ -285,6 +293,8 @@ proptest! {
         let (mut heap_from_disk, h1) = copy(&disk, StateBackendKind::Heap, &clock, register_first, returns_expired);
         let (mut disk_from_heap, h2) = copy(&heap, lsm(), &clock, register_first, returns_expired);
         let (mut disk_from_disk, h3) = copy(&disk, lsm(), &clock, !register_first, returns_expired);
+        limit(&disk_from_heap);
+        limit(&disk_from_disk);
         let expected = contents(&mut heap, &hh);
         prop_assert_eq!(&contents(&mut heap_from_disk, &h1), &expected);
         prop_assert_eq!(&contents(&mut disk_from_heap, &h2), &expected);
