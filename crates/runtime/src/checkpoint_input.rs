@@ -17,9 +17,9 @@
 
 use crate::barriers::{AlignmentStep, BarrierAligner};
 use crate::chain::ChainNode;
-use crate::checkpointing::{SnapshotRequest, TaskCheckpointer, TaskSnapshotBuilder};
+use crate::checkpointing::{SnapshotRequest, TaskCheckpointer, TaskSnapshot, TaskSnapshotBuilder};
 use crate::error::TaskError;
-use runnel_checkpoint::{ChannelKey, ChannelSide, ChannelState, DeclineReason, TaskStateSnapshot};
+use runnel_checkpoint::{ChannelKey, ChannelSide, ChannelState, DeclineReason};
 use runnel_types::{BarrierAlignment, CheckpointBarrier, CheckpointId};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ impl GateAction {
 /// An unaligned checkpoint waiting for the rest of its barriers.
 struct Unaligned {
     barrier: CheckpointBarrier,
-    snapshot: TaskStateSnapshot,
+    snapshot: TaskSnapshot,
     /// Per channel: its barrier has not arrived yet (its data is kept).
     waiting: Vec<bool>,
     captured: Vec<Vec<Vec<u8>>>,
@@ -222,7 +222,7 @@ impl CheckpointInput {
         &mut self,
         chain: &mut dyn ChainNode,
         request: SnapshotRequest,
-    ) -> Result<Option<TaskStateSnapshot>, TaskError> {
+    ) -> Result<Option<TaskSnapshot>, TaskError> {
         let id = request.barrier.id;
         if self.last.is_some_and(|l| id <= l) {
             return Ok(None);
@@ -287,7 +287,7 @@ impl CheckpointInput {
         let mut p = self.pending.take().expect("checked");
         for (channel, buffers) in p.captured.into_iter().enumerate() {
             if !buffers.is_empty() {
-                p.snapshot.channels.push(ChannelState {
+                p.snapshot.state.channels.push(ChannelState {
                     channel: self.keys[channel],
                     side: ChannelSide::Input,
                     buffers,

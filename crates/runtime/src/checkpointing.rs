@@ -13,16 +13,22 @@
 //! state of every operator reflects exactly the records before the barrier, and
 //! the barrier leaves the task behind all of them.
 //!
-//! The walk copies state into a [`TaskStateSnapshot`] on the task thread; the
-//! job master writes it to storage on another thread while the task goes on.
+//! The walk copies state into a [`TaskSnapshot`] on the task thread; the job
+//! master writes it to storage on another thread while the task goes on. Keyed
+//! state on the heap is not even serialized on the task thread: the walk takes
+//! references to its key groups, which the table then copies on write
+//! ([`StateSnapshotContext::defer_key_groups`]), and the writer thread
+//! serializes them.
 
 use crate::error::TaskError;
+use runnel_checkpoint::KeyGroupState;
 use runnel_checkpoint::{
     ChannelKey, ChannelSide, ChannelState, OperatorId, OperatorSubtaskState, TaskId,
     TaskStateSnapshot,
 };
 use runnel_network::TaskSignal;
-use runnel_types::{BarrierAlignment, CheckpointBarrier, CheckpointId, SnapshotKind};
+use runnel_types::{BarrierAlignment, CheckpointBarrier, CheckpointId, KeyGroup, SnapshotKind};
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -97,11 +103,88 @@ pub struct SnapshotRequest {
 }
 
 /// Collects the states of a chain's operators during a snapshot walk.
-#[derive(Debug)]
 pub struct TaskSnapshotBuilder {
     request: SnapshotRequest,
     operators: Vec<(OperatorId, OperatorSubtaskState)>,
     channels: Vec<ChannelState>,
+    deferred: Vec<(OperatorId, DeferredKeyGroups)>,
+}
+
+/// Serializes keyed state copied during a snapshot walk: the state of each key
+/// group that has any, in key-group order.
+pub type DeferredKeyGroups =
+    Box<dyn FnOnce() -> Result<Vec<(KeyGroup, Vec<u8>)>, String> + Send + 'static>;
+
+/// A task's contribution to a checkpoint as the walk leaves it: the state, and
+/// the keyed state still to serialize (off the task thread).
+pub struct TaskSnapshot {
+    /// What is already serialized, and the channels' in-flight data.
+    pub state: TaskStateSnapshot,
+    /// Keyed state to serialize before the state is written.
+    pub deferred: Vec<(OperatorId, DeferredKeyGroups)>,
+}
+
+impl std::fmt::Debug for TaskSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskSnapshot")
+            .field("state", &self.state)
+            .field("deferred", &self.deferred.len())
+            .finish()
+    }
+}
+
+impl TaskSnapshot {
+    /// Serializes the deferred keyed state into the snapshot (on the thread
+    /// that writes it); operators left without state are dropped.
+    pub fn complete(self) -> Result<TaskStateSnapshot, String> {
+        let TaskSnapshot {
+            mut state,
+            deferred,
+        } = self;
+        for (operator, serialize) in deferred {
+            let groups = serialize()?;
+            if groups.is_empty() {
+                continue;
+            }
+            let index = match state.operators.iter().position(|(id, _)| *id == operator) {
+                Some(i) => i,
+                None => {
+                    state
+                        .operators
+                        .push((operator, OperatorSubtaskState::default()));
+                    state.operators.len() - 1
+                }
+            };
+            let target = &mut state.operators[index].1;
+            let mut merged: BTreeMap<KeyGroup, KeyGroupState> =
+                std::mem::take(&mut target.key_groups)
+                    .into_iter()
+                    .map(|g| (g.group, g))
+                    .collect();
+            for (group, bytes) in groups {
+                merged
+                    .entry(group)
+                    .or_insert_with(|| KeyGroupState {
+                        group,
+                        state: Vec::new(),
+                        timers: Vec::new(),
+                    })
+                    .state = bytes;
+            }
+            target.key_groups = merged.into_values().collect();
+        }
+        state.operators.retain(|(_, s)| !s.is_empty());
+        Ok(state)
+    }
+}
+
+impl std::fmt::Debug for TaskSnapshotBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskSnapshotBuilder")
+            .field("request", &self.request)
+            .field("operators", &self.operators.len())
+            .finish()
+    }
 }
 
 impl TaskSnapshotBuilder {
@@ -111,6 +194,7 @@ impl TaskSnapshotBuilder {
             request,
             operators: Vec::new(),
             channels: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -143,31 +227,51 @@ impl TaskSnapshotBuilder {
     /// The context `operator` writes its state into.
     pub fn operator(&mut self, operator: OperatorId) -> StateSnapshotContext<'_> {
         self.operators
-            .push((operator, OperatorSubtaskState::default()));
+            .push((operator.clone(), OperatorSubtaskState::default()));
         let barrier = self.request.barrier;
         let (_, state) = self.operators.last_mut().expect("just pushed");
-        StateSnapshotContext { barrier, state }
+        StateSnapshotContext {
+            barrier,
+            operator,
+            state,
+            deferred: &mut self.deferred,
+        }
     }
 
-    /// The task's snapshot (operators without state are left out).
-    pub fn finish(self) -> TaskStateSnapshot {
-        TaskStateSnapshot {
-            operators: self
-                .operators
-                .into_iter()
-                .filter(|(_, s)| !s.is_empty())
-                .collect(),
-            channels: self.channels,
+    /// The task's snapshot (operators without state and nothing deferred are
+    /// left out).
+    pub fn finish(self) -> TaskSnapshot {
+        let deferred = self.deferred;
+        TaskSnapshot {
+            state: TaskStateSnapshot {
+                operators: self
+                    .operators
+                    .into_iter()
+                    .filter(|(id, s)| !s.is_empty() || deferred.iter().any(|(d, _)| d == id))
+                    .collect(),
+                channels: self.channels,
+            },
+            deferred,
         }
     }
 }
 
 /// Where one operator instance writes its state during a snapshot (Flink's
 /// `StateSnapshotContext`).
-#[derive(Debug)]
 pub struct StateSnapshotContext<'a> {
     barrier: CheckpointBarrier,
+    operator: OperatorId,
     state: &'a mut OperatorSubtaskState,
+    deferred: &'a mut Vec<(OperatorId, DeferredKeyGroups)>,
+}
+
+impl std::fmt::Debug for StateSnapshotContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSnapshotContext")
+            .field("barrier", &self.barrier)
+            .field("operator", &self.operator)
+            .finish()
+    }
 }
 
 impl StateSnapshotContext<'_> {
@@ -190,6 +294,14 @@ impl StateSnapshotContext<'_> {
     pub fn state(&mut self) -> &mut OperatorSubtaskState {
         self.state
     }
+
+    /// Keyed state to serialize later, on the job master's writer thread:
+    /// `serialize` holds the state as of now (shared copy-on-write) and returns
+    /// each key group's bytes. The bytes go into the key groups of [`Self::state`]
+    /// (next to their timers).
+    pub fn defer_key_groups(&mut self, serialize: DeferredKeyGroups) {
+        self.deferred.push((self.operator.clone(), serialize));
+    }
 }
 
 /// What a task reports to the job master.
@@ -202,7 +314,7 @@ pub enum TaskReport {
         /// Its kind (where it goes).
         kind: SnapshotKind,
         /// The state.
-        snapshot: TaskStateSnapshot,
+        snapshot: TaskSnapshot,
     },
     /// The task cannot take part in a checkpoint.
     Decline {
@@ -295,7 +407,7 @@ impl TaskCheckpointer {
     pub fn submit(
         &self,
         barrier: &CheckpointBarrier,
-        snapshot: TaskStateSnapshot,
+        snapshot: TaskSnapshot,
     ) -> Result<(), TaskError> {
         self.send(TaskReport::Snapshot {
             id: barrier.id,

@@ -536,6 +536,7 @@ impl JobMaster {
                     }
                     TaskReport::Snapshot { id, kind, snapshot } => {
                         let bytes: usize = snapshot
+                            .state
                             .channels
                             .iter()
                             .flat_map(|c| &c.buffers)

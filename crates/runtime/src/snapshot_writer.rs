@@ -5,8 +5,9 @@
 //! metadata, because the master asks for the metadata only after every state
 //! was reported written.
 
+use crate::checkpointing::TaskSnapshot;
 use runnel_checkpoint::metadata::METADATA_FILE;
-use runnel_checkpoint::{CheckpointMetadata, CheckpointStorage, TaskId, TaskStateSnapshot};
+use runnel_checkpoint::{CheckpointMetadata, CheckpointStorage, TaskId};
 use runnel_types::CheckpointId;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -42,7 +43,7 @@ pub(crate) enum WriteJob {
         id: CheckpointId,
         task: TaskId,
         attempt: u32,
-        snapshot: TaskStateSnapshot,
+        snapshot: TaskSnapshot,
     },
     /// A checkpoint's metadata (completes it).
     Metadata {
@@ -88,8 +89,8 @@ pub(crate) fn spawn(
                         snapshot,
                     } => {
                         let result = snapshot
-                            .encode()
-                            .map_err(|e| e.to_string())
+                            .complete()
+                            .and_then(|s| s.encode().map_err(|e| e.to_string()))
                             .and_then(|bytes| {
                                 destination
                                     .storage

@@ -88,8 +88,8 @@ pub use descriptor::{
 };
 pub use error::StateError;
 pub use keyed::{
-    AggregatingState, KeyedStateAccess, KeyedStateStore, ListState, MapState, NamespacedValueState,
-    ReducingState, StateBackendKind, StateKind, ValueState,
+    AggregatingState, DetachedKeyedSnapshot, KeyedStateAccess, KeyedStateStore, ListState,
+    MapState, NamespacedValueState, ReducingState, StateBackendKind, StateKind, ValueState,
 };
 pub use operator::{
     DistributionMode, NamedOperatorState, OperatorListState, OperatorStateAccess,

@@ -6,11 +6,12 @@ use std::hash::Hash;
 
 /// A record type: any owned Rust value that can be cloned (for fan-out), sent to
 /// another thread and serialized (to cross a task or process boundary, or to be
-/// stored in state). Implemented automatically; derive `Serialize`, `Deserialize`
+/// stored in state). It must be `Sync` too: a checkpoint shares heap state with
+/// the thread that serializes it (copy-on-write). Implemented automatically; derive `Serialize`, `Deserialize`
 /// and `Clone` on your types.
-pub trait Data: Clone + Send + Serialize + DeserializeOwned + 'static {}
+pub trait Data: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
 
-impl<T> Data for T where T: Clone + Send + Serialize + DeserializeOwned + 'static {}
+impl<T> Data for T where T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
 
 /// A key type for `key_by`: [`Data`] that can also be hashed and compared.
 ///

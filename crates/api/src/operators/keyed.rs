@@ -82,11 +82,23 @@ impl<K: Key, N: Clone + PartialEq + Serialize + DeserializeOwned> KeyedRuntime<K
         Ok(())
     }
 
-    /// Writes the keyed state and timers of every key group into `ctx`.
-    pub fn snapshot_state(&self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
+    /// Writes the keyed state and timers of every key group into `ctx`. Heap
+    /// state is detached here (its key groups shared copy-on-write) and
+    /// serialized on the checkpoint writer's thread; other state (RocksDB) is
+    /// serialized here. Timers are serialized here.
+    pub fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
         let assigner = KeyGroupAssigner::new(self.runtime.max_parallelism());
         let mut groups: BTreeMap<KeyGroup, KeyGroupState> = BTreeMap::new();
-        for (group, state) in self.store.snapshot_key_groups()? {
+        let now = match self.store.detach_snapshot() {
+            Some(detached) => {
+                ctx.defer_key_groups(Box::new(move || {
+                    detached.write().map_err(|e| e.to_string())
+                }));
+                Vec::new()
+            }
+            None => self.store.snapshot_key_groups()?,
+        };
+        for (group, state) in now {
             groups.insert(
                 group,
                 KeyGroupState {

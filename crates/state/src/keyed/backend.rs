@@ -33,8 +33,28 @@ pub enum StateBackendKind {
     Lsm(super::LsmOptions),
 }
 
+/// A table's contents as of a snapshot, written out later on another thread
+/// while the table goes on changing (see [`KeyedTable::detach`]).
+pub trait DetachedTable: Send {
+    /// As [`KeyedTable::snapshot_key_group`], over the contents at the time of
+    /// the detach.
+    fn snapshot_key_group(
+        &self,
+        group: usize,
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, StateError>;
+}
+
 /// Operations every keyed table has, whatever it stores.
 pub trait KeyedTable<K>: 'static {
+    /// The contents as of now, for an asynchronous snapshot, without copying
+    /// them (the heap tables share their key groups copy-on-write). `None` (the
+    /// default): the table is snapshotted synchronously.
+    fn detach(&mut self) -> Option<Box<dyn DetachedTable>> {
+        None
+    }
+
     /// Stored entries: values, list elements or map entries, including expired
     /// ones that were not removed yet.
     fn entry_count(&self) -> usize;

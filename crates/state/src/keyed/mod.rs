@@ -38,6 +38,7 @@ pub use lsm::LsmOptions;
 pub use map::MapState;
 pub use namespaced::NamespacedValueState;
 pub use reducing::ReducingState;
+pub use snapshot::DetachedKeyedSnapshot;
 pub use store::KeyedStateStore;
 pub use value::ValueState;
 

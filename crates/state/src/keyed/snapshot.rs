@@ -26,6 +26,7 @@
 //! [`KeyedStateStore::pending_state_names`]).
 
 use super::StateKind;
+use super::backend::DetachedTable;
 use super::store::{KeyedStateStore, Pending};
 use crate::error::StateError;
 use runnel_types::{Key, KeyGroup};
@@ -127,6 +128,31 @@ impl<K: Key> KeyedStateStore<K> {
     }
 
     /// The snapshot of `group` and the number of states in it.
+    /// Every state as of now, for an asynchronous snapshot, or `None` if some
+    /// table cannot detach (then [`Self::snapshot_key_groups`] is the way). The
+    /// heap tables share their key groups copy-on-write, so this copies no
+    /// entries; the store may change at once, and
+    /// [`DetachedKeyedSnapshot::write`] serializes, on any thread, exactly what
+    /// `snapshot_key_groups` would have returned now.
+    pub fn detach_snapshot(&mut self) -> Option<DetachedKeyedSnapshot> {
+        let mut states = Vec::with_capacity(self.states.len());
+        for state in &mut self.states {
+            states.push((
+                state.name.clone(),
+                state.signature.kind,
+                state.slot.table_mut().detach()?,
+            ));
+        }
+        let pending = self.pending.clone();
+        Some(DetachedKeyedSnapshot {
+            start: self.range.start,
+            end: self.range.end,
+            now: (self.time)(),
+            states,
+            pending,
+        })
+    }
+
     fn snapshot_group(&self, group: KeyGroup) -> Result<(Vec<u8>, u32), StateError> {
         let index = self.group_index(group)?;
         let now = (self.time)();
@@ -145,6 +171,56 @@ impl<K: Key> KeyedStateStore<K> {
             }
         }
         Ok(out.finish())
+    }
+}
+
+/// A store's states as of [`KeyedStateStore::detach_snapshot`].
+pub struct DetachedKeyedSnapshot {
+    start: u32,
+    end: u32,
+    now: i64,
+    states: Vec<(String, StateKind, Box<dyn DetachedTable>)>,
+    pending: Vec<Pending>,
+}
+
+impl std::fmt::Debug for DetachedKeyedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetachedKeyedSnapshot")
+            .field("key_groups", &(self.start..=self.end))
+            .field("states", &self.states.len())
+            .finish()
+    }
+}
+
+impl DetachedKeyedSnapshot {
+    /// Serializes every key group of the range that holds state, in key-group
+    /// order (the result of [`KeyedStateStore::snapshot_key_groups`] at the time
+    /// of the copy).
+    pub fn write(&self) -> Result<Vec<(KeyGroup, Vec<u8>)>, StateError> {
+        let mut out = Vec::new();
+        for g in self.start..=self.end {
+            let group = KeyGroup(g as u16);
+            let index = (g - self.start) as usize;
+            let mut writer = SnapshotWriter::new(group);
+            for (name, kind, table) in &self.states {
+                writer.state(name, *kind, |buf| {
+                    table.snapshot_key_group(index, self.now, buf)
+                })?;
+            }
+            for p in &self.pending {
+                for (_, entries) in p.chunks.iter().filter(|(i, _)| *i == index) {
+                    writer.state(&p.name, p.kind, |buf| {
+                        buf.extend_from_slice(entries);
+                        Ok(1)
+                    })?;
+                }
+            }
+            let (bytes, states) = writer.finish();
+            if states > 0 {
+                out.push((group, bytes));
+            }
+        }
+        Ok(out)
     }
 }
 

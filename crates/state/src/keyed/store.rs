@@ -56,6 +56,7 @@ impl<K> Registered<K> {
 
 /// The restored entries of a state nobody registered yet: kept as snapshot bytes,
 /// included in snapshots, and restored into the state when it is registered.
+#[derive(Clone)]
 pub(super) struct Pending {
     pub(super) name: String,
     pub(super) kind: StateKind,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// One key's list; never empty while in its map.
+#[derive(Clone)]
 pub(crate) struct ListEntry<V, S>(Vec<(V, S)>);
 
 impl<V: Data, S: Stamp> HeapEntry for ListEntry<V, S> {

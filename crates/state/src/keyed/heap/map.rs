@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// One key's map; never empty while in its outer map.
+#[derive(Clone)]
 pub(crate) struct MapEntry<UK, UV, S>(FxHashMap<UK, (UV, S)>);
 
 impl<UK: Key, UV: Data, S: Stamp> HeapEntry for MapEntry<UK, UV, S> {

@@ -14,13 +14,14 @@
 //! (`i64` epoch ms); entries of other states carry the zero-sized [`NoStamp`], so
 //! they cost no memory for TTL.
 
+mod cow;
 mod list;
 mod map;
 mod namespaced;
 mod value;
 
 use super::backend::{
-    KeyedTable, ListTable, MapTable, NamespacedValueTable, TableSpec, ValueTable,
+    DetachedTable, KeyedTable, ListTable, MapTable, NamespacedValueTable, TableSpec, ValueTable,
 };
 use super::encoding::{EntryReader, EntryWriter};
 use crate::error::StateError;
@@ -29,13 +30,16 @@ use runnel_types::{Data, FxHashMap, Key};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use cow::CowGroups;
 use list::ListEntry;
 use map::MapEntry;
 use namespaced::NamespacedTable;
+use std::ops::IndexMut;
+use std::sync::Arc;
 use value::ValueEntry;
 
 /// The last-refresh time of an entry: `i64` in TTL states, [`NoStamp`] otherwise.
-pub(crate) trait Stamp: Copy + 'static {
+pub(crate) trait Stamp: Copy + Send + Sync + 'static {
     /// The stamp of an entry written at `now`.
     fn at(now: i64) -> Self;
     /// The time, if tracked.
@@ -162,16 +166,21 @@ impl Sweeper {
 
     /// Cleans whole groups while budget is left, at most one round per step;
     /// `clean` returns the entries it examined.
-    fn step<M>(&mut self, groups: &mut [M], mut clean: impl FnMut(&mut M) -> usize) {
-        if groups.is_empty() {
+    fn step<G: IndexMut<usize> + ?Sized>(
+        &mut self,
+        groups: &mut G,
+        len: usize,
+        mut clean: impl FnMut(&mut G::Output) -> usize,
+    ) {
+        if len == 0 {
             return;
         }
         self.budget = self.budget.saturating_add(self.per_access);
         let mut visited = 0;
-        while self.budget > 0 && visited < groups.len() {
+        while self.budget > 0 && visited < len {
             let cost = clean(&mut groups[self.cursor]).max(1);
             self.budget -= i64::try_from(cost).unwrap_or(i64::MAX);
-            self.cursor = (self.cursor + 1) % groups.len();
+            self.cursor = (self.cursor + 1) % len;
             visited += 1;
         }
         // Unused budget after a full round does not pile up.
@@ -180,7 +189,7 @@ impl Sweeper {
 }
 
 /// An entry of a heap table: what one key holds in one state.
-pub(crate) trait HeapEntry: Sized + 'static {
+pub(crate) trait HeapEntry: Sized + Clone + Send + Sync + 'static {
     /// Stored values, list elements or map entries; 0 means the entry must go.
     fn len(&self) -> usize;
     /// Removes the expired parts; returns how many were removed.
@@ -203,7 +212,7 @@ pub(crate) trait HeapEntry: Sized + 'static {
 /// A heap table: one map per key group of the store's range.
 pub(crate) struct HeapTable<K, E> {
     name: String,
-    groups: Vec<FxHashMap<K, E>>,
+    groups: CowGroups<FxHashMap<K, E>>,
     expiry: Expiry,
     sweeper: Option<Sweeper>,
 }
@@ -212,14 +221,45 @@ impl<K, E> HeapTable<K, E> {
     fn new(spec: &TableSpec<'_>) -> Self {
         HeapTable {
             name: spec.name.to_string(),
-            groups: (0..spec.range.len())
-                .map(|_| FxHashMap::default())
-                .collect(),
+            groups: CowGroups::new(spec.range.len() as usize),
             expiry: Expiry {
                 ttl: spec.ttl.copied(),
             },
             sweeper: Sweeper::for_ttl(spec.ttl),
         }
+    }
+}
+
+/// Writes the entries of one key group's map (see [`KeyedTable::snapshot_key_group`]).
+fn write_group<K: Serialize, E: HeapEntry>(
+    name: &str,
+    group: &FxHashMap<K, E>,
+    expiry: &Expiry,
+    now: i64,
+    out: &mut Vec<u8>,
+) -> Result<usize, StateError> {
+    let mut writer = EntryWriter::new(name, out);
+    for (key, entry) in group {
+        entry.write(key, expiry, now, &mut writer)?;
+    }
+    Ok(writer.finish())
+}
+
+/// A heap table's key groups, shared with the table for a snapshot.
+struct DetachedHeap<K, E> {
+    name: String,
+    groups: Vec<Arc<FxHashMap<K, E>>>,
+    expiry: Expiry,
+}
+
+impl<K: Key, E: HeapEntry> DetachedTable for DetachedHeap<K, E> {
+    fn snapshot_key_group(
+        &self,
+        group: usize,
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, StateError> {
+        write_group(&self.name, &self.groups[group], &self.expiry, now, out)
     }
 }
 
@@ -253,9 +293,8 @@ impl<K: Key, E: HeapEntry> KeyedTable<K> for HeapTable<K, E> {
             return 0;
         }
         let expiry = self.expiry;
-        self.groups
-            .iter_mut()
-            .map(|g| clean_group(g, &expiry, now).1)
+        (0..self.groups.len())
+            .map(|g| clean_group(&mut self.groups[g], &expiry, now).1)
             .sum()
     }
 
@@ -267,8 +306,17 @@ impl<K: Key, E: HeapEntry> KeyedTable<K> for HeapTable<K, E> {
             ..
         } = self;
         if let Some(sweeper) = sweeper {
-            sweeper.step(groups, |g| clean_group(g, expiry, now).0);
+            let len = groups.len();
+            sweeper.step(groups, len, |g| clean_group(g, expiry, now).0);
         }
+    }
+
+    fn detach(&mut self) -> Option<Box<dyn DetachedTable>> {
+        Some(Box::new(DetachedHeap {
+            name: self.name.clone(),
+            groups: self.groups.share(),
+            expiry: self.expiry,
+        }))
     }
 
     fn snapshot_key_group(
@@ -277,11 +325,7 @@ impl<K: Key, E: HeapEntry> KeyedTable<K> for HeapTable<K, E> {
         now: i64,
         out: &mut Vec<u8>,
     ) -> Result<usize, StateError> {
-        let mut writer = EntryWriter::new(&self.name, out);
-        for (key, entry) in &self.groups[group] {
-            entry.write(key, &self.expiry, now, &mut writer)?;
-        }
-        Ok(writer.finish())
+        write_group(&self.name, &self.groups[group], &self.expiry, now, out)
     }
 
     fn restore_key_group(
@@ -353,7 +397,7 @@ mod tests {
         };
         let mut cleaned = Vec::new();
         for _ in 0..9 {
-            s.step(&mut groups, |g| {
+            s.step(&mut groups, sizes.len(), |g| {
                 cleaned.push(*g);
                 *g
             });

@@ -7,8 +7,9 @@
 //! `(K, N)` tuples, so neither the key nor the namespace is cloned unless an entry
 //! is created.
 
-use super::super::backend::{KeyedTable, NamespacedValueTable, TableSpec};
+use super::super::backend::{DetachedTable, KeyedTable, NamespacedValueTable, TableSpec};
 use super::super::encoding::{EntryReader, EntryWriter};
+use super::cow::CowGroups;
 use crate::error::StateError;
 use hashbrown::hash_map::EntryRef;
 use hashbrown::{Equivalent, HashMap};
@@ -21,7 +22,7 @@ type Group<K, N, V> = HashMap<(K, N), V, FxBuildHasher>;
 /// A heap namespaced value table: one flat map per key group of the store's range.
 pub(crate) struct NamespacedTable<K, N, V> {
     name: String,
-    groups: Vec<Group<K, N, V>>,
+    groups: CowGroups<Group<K, N, V>>,
 }
 
 impl<K, N, V> NamespacedTable<K, N, V> {
@@ -32,9 +33,7 @@ impl<K, N, V> NamespacedTable<K, N, V> {
         );
         NamespacedTable {
             name: spec.name.to_string(),
-            groups: (0..spec.range.len())
-                .map(|_| HashMap::with_hasher(FxBuildHasher::default()))
-                .collect(),
+            groups: CowGroups::new(spec.range.len() as usize),
         }
     }
 }
@@ -77,6 +76,35 @@ impl<K: Clone, N: Clone> From<&Pair<'_, K, N>> for (K, N) {
     }
 }
 
+fn write_namespaced_group<K: Key, N: Key, V: Data>(
+    name: &str,
+    group: &Group<K, N, V>,
+    out: &mut Vec<u8>,
+) -> Result<usize, StateError> {
+    let mut writer = EntryWriter::new(name, out);
+    for ((key, namespace), value) in group {
+        writer.write(&(key, namespace, value))?;
+    }
+    Ok(writer.finish())
+}
+
+/// A namespaced table's key groups, shared with the table for a snapshot.
+struct DetachedNamespaced<K, N, V> {
+    name: String,
+    groups: Vec<std::sync::Arc<Group<K, N, V>>>,
+}
+
+impl<K: Key, N: Key, V: Data> DetachedTable for DetachedNamespaced<K, N, V> {
+    fn snapshot_key_group(
+        &self,
+        group: usize,
+        _now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, StateError> {
+        write_namespaced_group(&self.name, &self.groups[group], out)
+    }
+}
+
 impl<K: Key, N: Key, V: Data> KeyedTable<K> for NamespacedTable<K, N, V> {
     fn entry_count(&self) -> usize {
         self.groups.iter().map(HashMap::len).sum()
@@ -88,17 +116,20 @@ impl<K: Key, N: Key, V: Data> KeyedTable<K> for NamespacedTable<K, N, V> {
 
     fn cleanup_incrementally(&mut self, _now: i64) {}
 
+    fn detach(&mut self) -> Option<Box<dyn DetachedTable>> {
+        Some(Box::new(DetachedNamespaced {
+            name: self.name.clone(),
+            groups: self.groups.share(),
+        }))
+    }
+
     fn snapshot_key_group(
         &self,
         group: usize,
         _now: i64,
         out: &mut Vec<u8>,
     ) -> Result<usize, StateError> {
-        let mut writer = EntryWriter::new(&self.name, out);
-        for ((key, namespace), value) in &self.groups[group] {
-            writer.write(&(key, namespace, value))?;
-        }
-        Ok(writer.finish())
+        write_namespaced_group(&self.name, &self.groups[group], out)
     }
 
     fn restore_key_group(

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 /// One key's value. `value` is `Some` while the entry is in its map; it is an
 /// `Option` so that [`ValueTable::update_in_place`] can lend it out in place.
+#[derive(Clone)]
 pub(crate) struct ValueEntry<V, S> {
     value: Option<V>,
     stamp: S,
