@@ -73,6 +73,7 @@ pub mod prelude {
     pub use runnel_runtime::function_state::{
         FunctionInitializationContext, FunctionSnapshotContext,
     };
+    pub use runnel_runtime::idempotent::{IdempotentSink, UpsertWriter};
     pub use runnel_runtime::sink::{SinkContext, SinkFunction};
     pub use runnel_runtime::source::{
         Boundedness, Source, SourceOutput, SourceReader, SourceReaderContext, SplitState,

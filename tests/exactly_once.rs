@@ -92,6 +92,9 @@ fn checkpointed() -> Configuration {
         ..Configuration::default()
     };
     c.checkpointing.interval = Some(Duration::from_millis(15));
+    // Frequent watermarks: windows fire, and results are written, between
+    // checkpoints and failures (not all at the end of input).
+    c.auto_watermark_interval = Duration::from_millis(2);
     c
 }
 
@@ -177,4 +180,79 @@ fn with_checkpoints_but_no_failure_the_final_checkpoint_commits_everything() {
         .collect();
     assert!(hidden.is_empty(), "no in-progress file is left: {hidden:?}");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A "database table" with a primary key, counting the upserts it received.
+#[derive(Clone, Default)]
+struct Table {
+    rows: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<(u64, i64), u64>>>,
+    upserts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl UpsertWriter<(u64, i64), (u64, u64, i64)> for Table {
+    fn upsert(&mut self, key: (u64, i64), value: (u64, u64, i64)) -> Result<(), BoxError> {
+        self.upserts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.rows.lock().unwrap().insert(key, value.1);
+        Ok(())
+    }
+}
+
+/// Sums per key and 1 s window, upserted by (key, window).
+fn run_into_table(config: Configuration, table: &Table) -> JobExecutionResult {
+    let env = StreamExecutionEnvironment::with_config(config);
+    env.set_parallelism(2);
+    let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(60))
+        .with_timestamp_assigner(|e: &(u64, u64, i64), _| e.2);
+    env.from_generator(EVENTS, event)
+        .map(|e: (u64, u64, i64)| {
+            if e.1 == 0 {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            e
+        })
+        .assign_timestamps_and_watermarks(strategy)
+        .key_by(|e| e.0)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .reduce(|a, b| (a.0, a.1 + b.1, a.2.max(b.2)))
+        .name("Window Sums")
+        .add_sink(IdempotentSink::new(
+            |r: &(u64, u64, i64)| (r.0, r.2.div_euclid(1000)),
+            table.clone(),
+        ));
+    env.execute("idempotent").unwrap()
+}
+
+#[test]
+fn an_idempotent_sink_ends_with_the_results_of_a_run_without_failures() {
+    let clean = Table::default();
+    run_into_table(Configuration::default(), &clean);
+    let expected = clean.rows.lock().unwrap().clone();
+    assert_eq!(expected.len(), windows());
+
+    let failing = Table::default();
+    let mut config = checkpointed();
+    let mut fault = FaultInjection::new("Window Sums", 8_000);
+    fault.failures = 3;
+    fault.seed = Some(21);
+    config.fault_injection = Some(fault);
+    let result = run_into_table(config, &failing);
+    assert!(result.restarts >= 1);
+    assert_eq!(*failing.rows.lock().unwrap(), expected);
+    assert!(
+        failing.upserts.load(std::sync::atomic::Ordering::Relaxed) > expected.len() as u64,
+        "some results were written again after a restore, and overwrote themselves"
+    );
+}
+
+#[cfg(feature = "rocksdb")]
+#[test]
+fn with_the_lsm_backend_committed_output_equals_a_run_without_failures() {
+    use runnel::config::{RocksDbOptions, StateBackendType};
+    assert_committed_output_equals_a_run_without_failures("lsm", |c| {
+        c.state_backend = StateBackendType::RocksDb(RocksDbOptions {
+            local_dir: None,
+            memory_budget: 8 << 20,
+        });
+    });
 }

@@ -28,6 +28,7 @@ pub mod executor;
 mod failover;
 mod fault;
 pub mod function_state;
+pub mod idempotent;
 pub mod input;
 mod job_master;
 pub mod metrics;
