@@ -18,4 +18,14 @@ pub enum NetworkError {
     /// The channel was already opened by another task (a deployment bug, ours).
     #[error("channel {0} is already open")]
     AlreadyOpen(ChannelId),
+    /// The connection to the process at the other end failed (TCP transport).
+    #[error("channel {channel}: the connection to {peer} failed: {reason}")]
+    Link {
+        /// The channel.
+        channel: ChannelId,
+        /// The other process's address.
+        peer: String,
+        /// What happened.
+        reason: String,
+    },
 }

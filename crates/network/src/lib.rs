@@ -14,9 +14,11 @@
 mod error;
 mod local;
 mod signal;
+mod tcp;
 mod transport;
 
 pub use error::NetworkError;
 pub use local::LocalTransport;
 pub use signal::TaskSignal;
+pub use tcp::{ChannelLocation, PROTOCOL_VERSION, TcpTransport};
 pub use transport::{ChannelId, ChannelMessage, InputChannel, OutputChannel, Transport};
