@@ -585,3 +585,18 @@ fn checkpointing_recovers_from_the_injected_failure_and_commits_every_order_once
     assert_eq!(lines, 50 * 30, "one line per user and second");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn savepoints_resumes_at_another_parallelism_with_the_same_counts() {
+    let stdout = run("savepoints", &[], &[]);
+    assert!(
+        stdout.contains("stopped at parallelism 2 after"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("resumed at parallelism 3"), "{stdout}");
+    assert!(stdout.contains("page  0: 10000 views"), "{stdout}");
+    assert!(
+        stdout.contains("by the map's operator state: 200000"),
+        "{stdout}"
+    );
+}
