@@ -220,3 +220,78 @@ fn aborted_checkpoints_leave_no_files_behind() {
     assert!(left[0].join("_metadata").exists(), "{left:?} is complete");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A fast source (it finishes at once, its records queued in channels large
+/// enough for all of them) feeding a slow keyed sum.
+fn run_with_slow_consumer(mut config: Configuration) -> (JobExecutionResult, BTreeMap<u64, u64>) {
+    config.buffers_per_channel = 32;
+    let env = StreamExecutionEnvironment::with_config(config);
+    env.set_parallelism(2);
+    let last = LastPerKey::default();
+    env.from_sequence(1, N)
+        .map(|x: u64| (x % KEYS, x))
+        .key_by(|(k, _)| *k)
+        .map(|(k, x): (u64, u64)| {
+            if x.is_multiple_of(100) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (k, x)
+        })
+        .name("Slow")
+        .key_by(|(k, _)| *k)
+        .sum(|(_, v)| v)
+        .name("Sum")
+        .add_sink(last.sink());
+    let result = env.execute("slow consumer").unwrap();
+    (result, last.get())
+}
+
+#[test]
+fn checkpoints_go_on_after_the_sources_finish() {
+    // Unaligned: the tasks right after the finished sources are triggered
+    // directly and snapshot at once, keeping what is still queued in their
+    // channels as in-flight data.
+    let mut config = checkpointed(10);
+    config.checkpointing.unaligned = true;
+    let (result, sums) = run_with_slow_consumer(config.clone());
+    assert_eq!(sums, expected_sums());
+    assert!(
+        result.completed_checkpoints >= 4,
+        "periodic checkpoints while the rest of the job drains: {}",
+        result.completed_checkpoints
+    );
+    assert!(result.checkpointed_in_flight_bytes > 0);
+    let mut fault = FaultInjection::new("Sum", 25_000);
+    fault.subtask = 1;
+    config.fault_injection = Some(fault);
+    let (result, sums) = run_with_slow_consumer(config);
+    assert_eq!(result.restarts, 1);
+    assert_eq!(sums, expected_sums(), "no record lost or counted twice");
+    let source = result.operator("Source: Sequence Source").unwrap();
+    assert_eq!(
+        source.records_out, 0,
+        "restored from a checkpoint taken after the sources finished"
+    );
+
+    // Aligned and at-least-once: a directly triggered task snapshots when it
+    // has read the rest of its input, as if the barrier followed it.
+    for mode in [
+        CheckpointingMode::ExactlyOnce,
+        CheckpointingMode::AtLeastOnce,
+    ] {
+        let mut config = checkpointed(10);
+        config.checkpointing.mode = mode;
+        let mut fault = FaultInjection::new("Sum", 25_000);
+        fault.subtask = 1;
+        config.fault_injection = Some(fault);
+        let (result, sums) = run_with_slow_consumer(config);
+        assert_eq!(result.restarts, 1);
+        for (k, v) in expected_sums() {
+            if mode == CheckpointingMode::ExactlyOnce {
+                assert_eq!(sums[&k], v, "{mode:?}");
+            } else {
+                assert!(sums[&k] >= v, "{mode:?}");
+            }
+        }
+    }
+}

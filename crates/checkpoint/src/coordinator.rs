@@ -240,6 +240,8 @@ pub struct CheckpointCoordinator<H> {
     config: CoordinatorConfig,
     sources: Vec<TaskId>,
     tasks: Vec<TaskId>,
+    /// Per task, the tasks it reads from (see [`Self::with_upstream`]).
+    upstream: BTreeMap<TaskId, Vec<TaskId>>,
     finished: BTreeSet<TaskId>,
     pending: BTreeMap<CheckpointId, Pending<H>>,
     retained: VecDeque<CheckpointId>,
@@ -263,6 +265,7 @@ impl<H: Clone> CheckpointCoordinator<H> {
             config,
             sources,
             tasks,
+            upstream: BTreeMap::new(),
             finished: BTreeSet::new(),
             pending: BTreeMap::new(),
             retained: VecDeque::new(),
@@ -274,6 +277,15 @@ impl<H: Clone> CheckpointCoordinator<H> {
             stopped: false,
             completed_count: 0,
         }
+    }
+
+    /// Tells which tasks each task reads from. With it, checkpoints go on
+    /// after sources finish (Flink's checkpoints after tasks finish): a running
+    /// task whose upstream tasks have all finished is triggered directly and
+    /// takes its snapshot once it has read the rest of its input.
+    pub fn with_upstream(mut self, upstream: BTreeMap<TaskId, Vec<TaskId>>) -> Self {
+        self.upstream = upstream;
+        self
     }
 
     /// Checkpoints (not savepoints) completed so far.
@@ -354,12 +366,24 @@ impl<H: Clone> CheckpointCoordinator<H> {
             }
             Event::TaskFinished { task, now } => {
                 self.finished.insert(task);
-                // Checkpoints whose barrier may never reach it now: ask directly.
+                // Checkpoints whose barrier may never reach it now: ask
+                // directly, and ask the tasks that now have no running
+                // upstream task (their barrier may never come either).
+                let frontier = self.frontier();
                 for p in self.pending.values() {
+                    let mut tasks: Vec<TaskId> = frontier
+                        .iter()
+                        .copied()
+                        .filter(|t| p.awaiting.contains(t))
+                        .collect();
                     if p.awaiting.contains(&task) {
+                        tasks.push(task);
+                    }
+                    if !tasks.is_empty() {
+                        tasks.sort();
                         actions.push(Action::Trigger {
                             barrier: p.barrier,
-                            tasks: vec![task],
+                            tasks,
                         });
                     }
                 }
@@ -413,11 +437,27 @@ impl<H: Clone> CheckpointCoordinator<H> {
             .collect()
     }
 
+    /// Running tasks that are not sources and whose upstream tasks have all
+    /// finished: no barrier can reach them through their inputs any more.
+    fn frontier(&self) -> Vec<TaskId> {
+        self.upstream
+            .iter()
+            .filter(|(task, up)| {
+                !up.is_empty()
+                    && !self.finished.contains(task)
+                    && up.iter().all(|u| self.finished.contains(u))
+            })
+            .map(|(task, _)| *task)
+            .collect()
+    }
+
     /// The tasks that take a checkpoint on their own when asked.
     fn self_triggered(&self) -> Vec<TaskId> {
         let mut tasks = self.running_sources();
         tasks.extend(self.finished.iter().copied());
+        tasks.extend(self.frontier());
         tasks.sort();
+        tasks.dedup();
         tasks
     }
 
@@ -470,7 +510,7 @@ impl<H: Clone> CheckpointCoordinator<H> {
                 return;
             }
         }
-        if self.running_sources().is_empty() {
+        if self.running_sources().is_empty() && self.frontier().is_empty() {
             return;
         }
         self.next_trigger = Some(now.saturating_add(interval));

@@ -61,6 +61,9 @@ pub struct CheckpointInput {
     alignment_started: Option<Instant>,
     /// The newest checkpoint this task has snapshotted (it snapshots each once).
     last: Option<CheckpointId>,
+    /// A checkpoint the job master triggered directly (every upstream task has
+    /// finished), waiting for the first of its channels to end.
+    triggered: Option<CheckpointBarrier>,
 }
 
 impl CheckpointInput {
@@ -75,6 +78,90 @@ impl CheckpointInput {
             pending: None,
             alignment_started: None,
             last: None,
+            triggered: None,
+        }
+    }
+
+    /// The job master triggered a checkpoint directly: every task upstream of
+    /// this one has finished, so no barrier will come through the channels.
+    /// The snapshot is taken as if the barrier followed the last record of
+    /// each channel: at once if the input has ended, else when it has (an
+    /// unaligned checkpoint snapshots at once and keeps what is still in the
+    /// channels as in-flight data).
+    pub(crate) fn on_trigger(
+        &mut self,
+        chain: &mut dyn ChainNode,
+        request: SnapshotRequest,
+        drain: &mut dyn FnMut(usize, CheckpointId) -> Result<Vec<Vec<u8>>, TaskError>,
+    ) -> Result<GateAction, TaskError> {
+        if !request.forward_barrier || self.ended.iter().all(|e| *e) {
+            self.snapshot(chain, request)?;
+            return Ok(GateAction::default());
+        }
+        let barrier = request.barrier;
+        if let Some(p) = &mut self.pending
+            && p.barrier.id == barrier.id
+        {
+            // Unaligned and waiting for barriers that will not come: the
+            // producers have finished, so their channels hold the rest.
+            for channel in 0..p.waiting.len() {
+                if p.waiting[channel] {
+                    let buffers = drain(channel, barrier.id)?;
+                    p.captured[channel].extend(buffers);
+                    p.waiting[channel] = false;
+                }
+            }
+            self.finish_unaligned_if_complete()?;
+            return Ok(GateAction::default());
+        }
+        if self.last.is_some_and(|l| barrier.id <= l) {
+            return Ok(GateAction::default());
+        }
+        if barrier.alignment == BarrierAlignment::Unaligned {
+            if let Some((old, _)) = self.aligner.take_current() {
+                self.checkpointer.decline(old.id, DeclineReason::Subsumed)?;
+            }
+            self.alignment_started = None;
+            // The producers have finished: what their channels still hold is
+            // all the in-flight data there is.
+            let mut captured = Vec::with_capacity(self.keys.len());
+            for channel in 0..self.keys.len() {
+                captured.push(if self.ended[channel] {
+                    Vec::new()
+                } else {
+                    drain(channel, barrier.id)?
+                });
+            }
+            if let Some(mut snapshot) = self.take_snapshot(chain, request)? {
+                for (channel, buffers) in captured.into_iter().enumerate() {
+                    if !buffers.is_empty() {
+                        snapshot.state.channels.push(ChannelState {
+                            channel: self.keys[channel],
+                            side: ChannelSide::Input,
+                            buffers,
+                        });
+                    }
+                }
+                self.checkpointer.submit(&barrier, snapshot)?;
+            }
+            return Ok(GateAction::unblock_all());
+        }
+        self.triggered = Some(barrier);
+        match self.ended.iter().position(|e| *e) {
+            Some(channel) => self.deliver_trigger(channel, chain),
+            None => Ok(GateAction::default()),
+        }
+    }
+
+    /// Counts the directly triggered barrier as delivered on `channel`.
+    fn deliver_trigger(
+        &mut self,
+        channel: usize,
+        chain: &mut dyn ChainNode,
+    ) -> Result<GateAction, TaskError> {
+        match self.triggered.take() {
+            Some(barrier) => self.on_barrier(channel, barrier, chain),
+            None => Ok(GateAction::default()),
         }
     }
 
@@ -165,6 +252,11 @@ impl CheckpointInput {
         channel: usize,
         chain: &mut dyn ChainNode,
     ) -> Result<GateAction, TaskError> {
+        // An ended channel needs no blocking.
+        let mut action = GateAction {
+            block: None,
+            ..self.deliver_trigger(channel, chain)?
+        };
         self.ended[channel] = true;
         if let Some(p) = &mut self.pending {
             p.waiting[channel] = false;
@@ -173,9 +265,9 @@ impl CheckpointInput {
         if let Some(barrier) = self.aligner.on_end_of_channel(channel) {
             self.alignment_started = None;
             self.snapshot_aligned(chain, barrier)?;
-            return Ok(GateAction::unblock_all());
+            action.unblock_all = true;
         }
-        Ok(GateAction::default())
+        Ok(action)
     }
 
     /// Turns an aligned checkpoint whose alignment outlasted its timeout into

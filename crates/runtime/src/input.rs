@@ -13,6 +13,7 @@ use crate::watermark::WatermarkValve;
 use runnel_checkpoint::ChannelKey;
 use runnel_network::{ChannelMessage, InputChannel, NetworkError};
 use runnel_types::{CheckpointId, Data, StreamRecord, Watermark, WatermarkStatus};
+use std::collections::VecDeque;
 
 /// The channels of one logical input of a task, read round robin. A channel
 /// may be blocked (not read) while a checkpoint's barriers are aligned.
@@ -21,6 +22,9 @@ pub struct InputGate {
     keys: Vec<ChannelKey>,
     /// In-flight data of a restored unaligned checkpoint, per channel.
     replay: Vec<Vec<Vec<u8>>>,
+    /// Messages taken from a channel ahead of time (see
+    /// [`InputGate::drain_queued`]), delivered before the channel is read again.
+    taken: Vec<VecDeque<ChannelMessage>>,
     finished: Vec<bool>,
     blocked: Vec<bool>,
     remaining: usize,
@@ -46,6 +50,7 @@ impl InputGate {
             channels,
             keys,
             replay,
+            taken: (0..n).map(|_| VecDeque::new()).collect(),
             finished: vec![false; n],
             blocked: vec![false; n],
             remaining: n,
@@ -100,7 +105,11 @@ impl InputGate {
             if self.finished[i] || self.blocked[i] {
                 continue;
             }
-            if let Some(msg) = self.channels[i].try_recv()? {
+            let msg = match self.taken[i].pop_front() {
+                Some(msg) => Some(msg),
+                None => self.channels[i].try_recv()?,
+            };
+            if let Some(msg) = msg {
                 self.next = (i + 1) % n;
                 if msg == ChannelMessage::EndOfPartition {
                     self.finished[i] = true;
@@ -110,6 +119,36 @@ impl InputGate {
             }
         }
         Ok(None)
+    }
+
+    /// Takes everything `channel` holds now (up to its end), to be delivered
+    /// later as if it had not been taken, and returns copies of its buffers
+    /// that come before checkpoint `id`'s barrier (all of them if the barrier
+    /// is not there): the channel's in-flight data for an unaligned checkpoint
+    /// triggered when its producer has finished.
+    pub fn drain_queued(
+        &mut self,
+        channel: usize,
+        id: CheckpointId,
+    ) -> Result<Vec<Vec<u8>>, NetworkError> {
+        let taken = &mut self.taken[channel];
+        if !taken.iter().any(|m| *m == ChannelMessage::EndOfPartition) {
+            while let Some(msg) = self.channels[channel].try_recv()? {
+                let end = msg == ChannelMessage::EndOfPartition;
+                taken.push_back(msg);
+                if end {
+                    break;
+                }
+            }
+        }
+        Ok(taken
+            .iter()
+            .take_while(|m| !matches!(m, ChannelMessage::Barrier(b) if b.id >= id))
+            .filter_map(|m| match m {
+                ChannelMessage::Buffer(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Returns a consumed buffer to its channel's producer.
@@ -378,7 +417,19 @@ impl<T: Data> StreamInputProcessor for OneInputProcessor<T> {
     }
 
     fn trigger_checkpoint(&mut self, request: SnapshotRequest) -> Result<(), TaskError> {
-        self.checkpoints.snapshot(self.head.as_mut(), request)
+        let (gate, task) = (&mut self.gate, &self.task);
+        let mut drain = |channel: usize, id: CheckpointId| {
+            gate.drain_queued(channel, id)
+                .map_err(|source| TaskError::Network {
+                    task: task.clone(),
+                    source,
+                })
+        };
+        let action = self
+            .checkpoints
+            .on_trigger(self.head.as_mut(), request, &mut drain)?;
+        self.apply(action);
+        Ok(())
     }
 
     fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {
@@ -588,7 +639,24 @@ impl<Op: TwoInputOperator> StreamInputProcessor for TwoInputProcessor<Op> {
     }
 
     fn trigger_checkpoint(&mut self, request: SnapshotRequest) -> Result<(), TaskError> {
-        self.checkpoints.snapshot(&mut self.link, request)
+        let (gates, task) = (&mut self.gates, &self.task);
+        let first = gates[0].len();
+        let mut drain = |channel: usize, id: CheckpointId| {
+            let result = if channel < first {
+                gates[0].drain_queued(channel, id)
+            } else {
+                gates[1].drain_queued(channel - first, id)
+            };
+            result.map_err(|source| TaskError::Network {
+                task: task.clone(),
+                source,
+            })
+        };
+        let action = self
+            .checkpoints
+            .on_trigger(&mut self.link, request, &mut drain)?;
+        self.apply(action);
+        Ok(())
     }
 
     fn notify_checkpoint(&mut self, id: CheckpointId, complete: bool) -> Result<(), TaskError> {

@@ -28,7 +28,7 @@ use runnel_config::{BufferTimeout, CheckpointingMode, S3Config};
 use runnel_network::{ChannelId, LocalTransport, TaskSignal, Transport};
 use runnel_plan::NodeKind;
 use runnel_types::{BarrierAlignment, CheckpointId, JobVertexId, SnapshotKind};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -189,7 +189,8 @@ impl JobMaster {
             },
             sources,
             all,
-        );
+        )
+        .with_upstream(upstream_tasks(plan));
         let periodic = config.is_enabled();
         Ok(JobMaster {
             restart: RestartBackoff::new(job.config.effective_restart_strategy()),
@@ -1086,6 +1087,29 @@ pub(crate) fn random_hex(n: usize) -> String {
 
 /// Channel capacity in buffers: the exclusive buffers of a channel plus its share
 /// of the floating buffers of the consumer's input gate.
+/// Per task, the tasks it reads from.
+fn upstream_tasks(plan: &runnel_plan::Plan) -> BTreeMap<TaskId, Vec<TaskId>> {
+    let mut upstream: BTreeMap<TaskId, Vec<TaskId>> = BTreeMap::new();
+    for edge in &plan.execution_graph.edges {
+        let je = &plan.job_graph.edges[edge.job_edge];
+        for c in &edge.channels {
+            let consumer = TaskId {
+                vertex: je.target,
+                subtask: c.consumer,
+            };
+            let producer = TaskId {
+                vertex: je.source,
+                subtask: c.producer,
+            };
+            let list = upstream.entry(consumer).or_default();
+            if !list.contains(&producer) {
+                list.push(producer);
+            }
+        }
+    }
+    upstream
+}
+
 fn channel_capacities(job: &ExecutableJob) -> Vec<(ChannelId, usize)> {
     let plan = &job.plan;
     let mut gate_sizes: HashMap<(JobVertexId, u32, u8), usize> = HashMap::new();

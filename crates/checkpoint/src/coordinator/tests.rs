@@ -458,3 +458,41 @@ fn a_reset_forgets_progress_and_ids_continue() {
     assert_eq!(triggered(&tick(&mut c, 249)), None);
     assert_eq!(triggered(&tick(&mut c, 250)), Some(CheckpointId(44)));
 }
+
+#[test]
+fn after_the_sources_finish_the_tasks_they_fed_are_triggered_directly() {
+    let upstream = BTreeMap::from([
+        (task(1, 0), vec![task(0, 0)]),
+        (task(1, 1), vec![task(0, 0)]),
+    ]);
+    let mut c = coordinator(every_100ms()).with_upstream(upstream);
+    tick(&mut c, 0);
+    c.handle(Event::TaskFinished {
+        task: task(0, 0),
+        now: 50,
+    });
+    let actions = tick(&mut c, 100);
+    let [Action::Trigger { tasks, .. }] = actions.as_slice() else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(
+        tasks,
+        &[task(0, 0), task(1, 0), task(1, 1)],
+        "the finished source and the running tasks it fed"
+    );
+    // A checkpoint pending when a source finishes: the tasks it fed are asked
+    // directly too (its barrier may never reach them).
+    let mut c2 =
+        coordinator(every_100ms()).with_upstream(BTreeMap::from([(task(1, 0), vec![task(0, 0)])]));
+    tick(&mut c2, 0);
+    let first = triggered(&tick(&mut c2, 100)).unwrap();
+    let actions = c2.handle(Event::TaskFinished {
+        task: task(0, 0),
+        now: 120,
+    });
+    let [Action::Trigger { tasks, barrier }] = actions.as_slice() else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(barrier.id, first);
+    assert_eq!(tasks, &[task(0, 0), task(1, 0)]);
+}
