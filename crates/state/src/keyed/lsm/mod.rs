@@ -40,22 +40,25 @@ mod tables;
 mod tests;
 
 use super::backend::{
-    KeyedTable, ListTable, MapTable, NamespacedValueTable, TableSpec, ValueTable,
+    DetachedTable, KeyedTable, ListTable, MapTable, NamespacedValueTable, TableSpec, ValueTable,
 };
 use super::encoding::{EntryReader, EntryWriter};
 use crate::error::StateError;
 use crate::ttl::StateTtlConfig;
 use rocksdb::{
-    BlockBasedOptions, Cache, DB, DBPinnableSlice, Options, ReadOptions, WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, DB, DBPinnableSlice, Options, ReadOptions, SnapshotWithThreadMode,
+    WriteBatch, WriteOptions,
 };
 use runnel_types::{Data, Key, RecordCodec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 
 /// How the LSM backend is set up: where its files go and how much memory it may
 /// use. `Copy`, like [`StateBackendKind`](crate::StateBackendKind) that holds it.
@@ -80,7 +83,7 @@ impl Default for LsmOptions {
 }
 
 /// Deletes the store's directory once the database is closed (declared after the
-/// database in [`LsmDb`], so dropped after it).
+/// database in [`Shared`], so dropped after it).
 #[derive(Debug)]
 struct OwnedDir(PathBuf);
 
@@ -90,20 +93,41 @@ impl Drop for OwnedDir {
     }
 }
 
-/// The RocksDB instance of one store.
-pub(crate) struct LsmDb {
+/// The database and its directory, shared by the store and the readers of the
+/// snapshots detached from its tables ([`DetachedLsmTable`]), which may outlive
+/// the store: the database is closed and its directory deleted when the last
+/// of them is dropped.
+///
+/// `Send + Sync` (so `Arc<Shared>` is `Send`): `rocksdb::DB` is both (RocksDB
+/// is thread-safe), and so are a path and a block cache handle.
+struct Shared {
+    // Field order matters: the database is closed before its directory is
+    // deleted.
     db: DB,
-    write: WriteOptions,
-    next_id: Cell<u32>,
-    /// The budget of the tables' write-back caches.
-    budget: Rc<cache::Budget>,
     _cache: Cache,
     dir: OwnedDir,
 }
 
+/// The RocksDB instance of one store.
+pub(crate) struct LsmDb {
+    shared: Arc<Shared>,
+    write: WriteOptions,
+    next_id: Cell<u32>,
+    /// The budget of the tables' write-back caches.
+    budget: Rc<cache::Budget>,
+}
+
 impl std::fmt::Debug for LsmDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LsmDb").field("dir", &self.dir.0).finish()
+        f.debug_struct("LsmDb")
+            .field("dir", &self.shared.dir.0)
+            .finish()
+    }
+}
+
+impl LsmDb {
+    fn db(&self) -> &DB {
+        &self.shared.db
     }
 }
 
@@ -161,23 +185,30 @@ impl LsmDb {
         opts.set_max_write_buffer_number(2);
         opts.set_db_write_buffer_size(budget / 4);
         opts.set_max_open_files(256);
+        // The same for the memtables: after a checkpoint flushed the cached
+        // entries (and their removals) into them, a miss would otherwise walk
+        // the skip list.
+        opts.set_memtable_whole_key_filtering(true);
+        opts.set_memtable_prefix_bloom_ratio(0.05);
         let db = DB::open(&opts, &dir.0).map_err(|e| fail("cannot open RocksDB", &e))?;
         let mut write = WriteOptions::default();
         write.disable_wal(true);
         Ok(LsmDb {
-            db,
+            shared: Arc::new(Shared {
+                db,
+                _cache: cache,
+                dir,
+            }),
             write,
             next_id: Cell::new(0),
             budget: cache::Budget::new(budget / 4),
-            _cache: cache,
-            dir,
         })
     }
 
     /// The directory of the database.
     #[cfg(test)]
     pub(crate) fn path(&self) -> &Path {
-        &self.dir.0
+        &self.shared.dir.0
     }
 
     /// Changes the bytes the tables' caches may hold.
@@ -258,33 +289,159 @@ impl Expiry {
     }
 }
 
-/// What every LSM table has: its database, id and TTL rules, and its entry count.
-pub(crate) struct Base {
-    db: Rc<LsmDb>,
+/// What a table's entries are: its name, id, key groups and TTL rules (`Send`,
+/// and shared with the snapshots detached from the table).
+#[derive(Debug, Clone)]
+pub(crate) struct Meta {
     name: String,
     id: u32,
     /// The first key group of the store's range.
     start: u32,
     groups: usize,
     expiry: Expiry,
+}
+
+/// What every LSM table has: its database, [`Meta`] (through `Deref`), and its
+/// entry count.
+pub(crate) struct Base {
+    db: Rc<LsmDb>,
+    meta: Meta,
     count: usize,
+}
+
+impl Deref for Base {
+    type Target = Meta;
+
+    fn deref(&self) -> &Meta {
+        &self.meta
+    }
 }
 
 impl Base {
     fn new(spec: &TableSpec<'_>, db: &Rc<LsmDb>) -> Base {
         Base {
             db: Rc::clone(db),
-            name: spec.name.to_string(),
-            id: db.new_id(),
-            start: spec.range.start,
-            groups: spec.range.len() as usize,
-            expiry: Expiry {
-                ttl: spec.ttl.copied(),
+            meta: Meta {
+                name: spec.name.to_string(),
+                id: db.new_id(),
+                start: spec.range.start,
+                groups: spec.range.len() as usize,
+                expiry: Expiry {
+                    ttl: spec.ttl.copied(),
+                },
             },
             count: 0,
         }
     }
 
+    /// A reader of the table's entries in the database as it is.
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            meta: &self.meta,
+            db: self.db.db(),
+            snapshot: None,
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.db.db().get(key).map_err(|e| self.error(e))
+    }
+
+    fn get_pinned(&self, key: &[u8]) -> Result<Option<DBPinnableSlice<'_>>, StateError> {
+        self.db.db().get_pinned(key).map_err(|e| self.error(e))
+    }
+
+    fn exists(&self, key: &[u8]) -> Result<bool, StateError> {
+        Ok(self
+            .db
+            .db()
+            .get_pinned(key)
+            .map_err(|e| self.error(e))?
+            .is_some())
+    }
+
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.db
+            .db()
+            .put_opt(key, value, &self.db.write)
+            .map_err(|e| self.error(e))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), StateError> {
+        self.db
+            .db()
+            .delete_opt(key, &self.db.write)
+            .map_err(|e| self.error(e))
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), StateError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .db()
+            .write_opt(batch, &self.db.write)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Calls `f` with every (key, value) whose key starts with `prefix`, in key
+    /// order, until it returns `false`.
+    fn scan(
+        &self,
+        prefix: &[u8],
+        f: impl FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
+    ) -> Result<(), StateError> {
+        self.reader().scan(prefix, f)
+    }
+}
+
+/// Reads a table's entries: from the database as it is, or from a snapshot of
+/// it. Derefs to the table's [`Meta`].
+pub(crate) struct Reader<'a> {
+    meta: &'a Meta,
+    db: &'a DB,
+    snapshot: Option<&'a SnapshotWithThreadMode<'a, DB>>,
+}
+
+impl Deref for Reader<'_> {
+    type Target = Meta;
+
+    fn deref(&self) -> &Meta {
+        self.meta
+    }
+}
+
+impl Reader<'_> {
+    /// Calls `f` with every (key, value) whose key starts with `prefix`, in key
+    /// order, until it returns `false`.
+    fn scan(
+        &self,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
+    ) -> Result<(), StateError> {
+        let mut read = ReadOptions::default();
+        if let Some(end) = successor(prefix) {
+            read.set_iterate_upper_bound(end);
+        }
+        if let Some(snapshot) = self.snapshot {
+            read.set_snapshot(snapshot);
+        }
+        let mut it = self.db.raw_iterator_opt(read);
+        it.seek(prefix);
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            if !k.starts_with(prefix) || !f(k, v)? {
+                break;
+            }
+            it.next();
+        }
+        it.status().map_err(|e| self.error(e))
+    }
+}
+
+impl Meta {
     fn error(&self, e: impl std::fmt::Display) -> StateError {
         backend_error(&self.name, e)
     }
@@ -339,72 +496,6 @@ impl Base {
         self.append(&mut out, sub)?;
         Ok(out)
     }
-
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        self.db.db.get(key).map_err(|e| self.error(e))
-    }
-
-    fn get_pinned(&self, key: &[u8]) -> Result<Option<DBPinnableSlice<'_>>, StateError> {
-        self.db.db.get_pinned(key).map_err(|e| self.error(e))
-    }
-
-    fn exists(&self, key: &[u8]) -> Result<bool, StateError> {
-        Ok(self
-            .db
-            .db
-            .get_pinned(key)
-            .map_err(|e| self.error(e))?
-            .is_some())
-    }
-
-    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
-        self.db
-            .db
-            .put_opt(key, value, &self.db.write)
-            .map_err(|e| self.error(e))
-    }
-
-    fn delete(&self, key: &[u8]) -> Result<(), StateError> {
-        self.db
-            .db
-            .delete_opt(key, &self.db.write)
-            .map_err(|e| self.error(e))
-    }
-
-    fn write(&self, batch: WriteBatch) -> Result<(), StateError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.db
-            .db
-            .write_opt(batch, &self.db.write)
-            .map_err(|e| self.error(e))
-    }
-
-    /// Calls `f` with every (key, value) whose key starts with `prefix`, in key
-    /// order, until it returns `false`.
-    fn scan(
-        &self,
-        prefix: &[u8],
-        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
-    ) -> Result<(), StateError> {
-        let mut read = ReadOptions::default();
-        if let Some(end) = successor(prefix) {
-            read.set_iterate_upper_bound(end);
-        }
-        let mut it = self.db.db.raw_iterator_opt(read);
-        it.seek(prefix);
-        while it.valid() {
-            let (Some(k), Some(v)) = (it.key(), it.value()) else {
-                break;
-            };
-            if !k.starts_with(prefix) || !f(k, v)? {
-                break;
-            }
-            it.next();
-        }
-        it.status().map_err(|e| self.error(e))
-    }
 }
 
 /// A table's write-back cache (see `cache.rs`), if it has one.
@@ -440,9 +531,10 @@ pub(crate) trait Layout<K>: 'static {
     /// The table's cache.
     type Cache: TableCache;
 
-    /// Writes the entries of key group `group` in the format of `encoding.rs`.
+    /// Writes the entries of key group `group` in the format of `encoding.rs`,
+    /// read through `base` (the database as it is, or a detached snapshot).
     fn snapshot(
-        base: &Base,
+        base: &Reader<'_>,
         group: usize,
         now: i64,
         out: &mut EntryWriter<'_>,
@@ -488,6 +580,18 @@ impl<K: 'static, L: Layout<K>> LsmTable<K, L> {
 }
 
 impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
+    /// Flushes the cache and takes a RocksDB snapshot (O(1)); the entries are
+    /// read from it later, off the task thread (see [`DetachedLsmTable`]).
+    /// `None` if the flush fails or no reader thread can be started: the
+    /// synchronous snapshot then runs (and reports the error).
+    fn detach(&mut self) -> Option<Box<dyn DetachedTable>> {
+        let (cache, base) = self.parts();
+        cache.flush(base).ok()?;
+        let detached =
+            DetachedLsmTable::<K, L>::start(&self.base.db.shared, self.base.meta.clone())?;
+        Some(Box::new(detached))
+    }
+
     fn entry_count(&self) -> usize {
         self.base.count
     }
@@ -519,7 +623,7 @@ impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
     ) -> Result<usize, StateError> {
         self.cache.borrow_mut().flush(&self.base)?;
         let mut writer = EntryWriter::new(&self.base.name, out);
-        L::snapshot(&self.base, group, now, &mut writer)?;
+        L::snapshot(&self.base.reader(), group, now, &mut writer)?;
         Ok(writer.finish())
     }
 
@@ -534,6 +638,99 @@ impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
         let name = self.base.name.clone();
         let mut reader = EntryReader::new(&name, bytes)?;
         L::restore(&mut self.base, group, &mut reader, now)
+    }
+}
+
+/// A request to a detached table's reader: key group, `now`, and the buffer
+/// to append the entries to.
+type ReadRequest = (usize, i64, Vec<u8>);
+/// The reader's answer: the buffer, and the keys written or the error.
+type ReadReply = (Vec<u8>, Result<usize, StateError>);
+
+/// An LSM table's entries as of [`KeyedTable::detach`]: a RocksDB snapshot,
+/// held by a reader thread of its own.
+///
+/// A RocksDB snapshot borrows its database, and the crate forbids `unsafe`, so
+/// the snapshot cannot be stored next to an `Arc` of the database here.
+/// Instead [`DetachedLsmTable::start`] spawns a thread that owns an
+/// `Arc<Shared>` and takes the snapshot on its stack (an ordinary borrow of
+/// the `Arc`), then serves each [`DetachedTable::snapshot_key_group`] call
+/// (one round trip over channels; the buffer is moved, not copied) until the
+/// detached table is dropped, which closes the channel: the thread then
+/// releases the snapshot and its `Arc`. The database stays open, and its
+/// directory in place, until both the store and every detached table are gone.
+///
+/// `Send` with no `unsafe impl`: it holds only the two channel ends (`Send`
+/// for `Send` messages: buffers, key group indexes and `StateError`s) and a
+/// `PhantomData` of a function pointer type. Nothing of the store's
+/// non-`Send` parts (its `Rc`s and caches) leaves the task thread; the reader
+/// thread uses only `Arc<Shared>`, which is `Send` because `rocksdb::DB` is
+/// `Send + Sync` (RocksDB is thread-safe, and so are its snapshots).
+struct DetachedLsmTable<K, L> {
+    requests: mpsc::Sender<ReadRequest>,
+    replies: mpsc::Receiver<ReadReply>,
+    _types: PhantomData<fn() -> (K, L)>,
+}
+
+impl<K: Key, L: Layout<K>> DetachedLsmTable<K, L> {
+    /// Starts the reader of a snapshot of `shared` taken now, and waits until
+    /// the snapshot is taken (so later writes are not in it). `None` if the
+    /// thread cannot be started.
+    fn start(shared: &Arc<Shared>, meta: Meta) -> Option<Self> {
+        let shared = Arc::clone(shared);
+        let (requests, requests_rx) = mpsc::channel::<ReadRequest>();
+        let (replies_tx, replies) = mpsc::channel::<ReadReply>();
+        let (taken_tx, taken) = mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("runnel-lsm-snapshot".to_string())
+            .spawn(move || {
+                let snapshot = shared.db.snapshot();
+                if taken_tx.send(()).is_err() {
+                    return;
+                }
+                let reader = Reader {
+                    meta: &meta,
+                    db: &shared.db,
+                    snapshot: Some(&snapshot),
+                };
+                // Ends when the detached table is dropped; `snapshot` (a
+                // local) is released before the captured `shared` drops.
+                for (group, now, mut out) in requests_rx {
+                    let mut writer = EntryWriter::new(&meta.name, &mut out);
+                    let result =
+                        L::snapshot(&reader, group, now, &mut writer).map(|()| writer.finish());
+                    if replies_tx.send((out, result)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        taken.recv().ok()?;
+        Some(DetachedLsmTable {
+            requests,
+            replies,
+            _types: PhantomData,
+        })
+    }
+}
+
+impl<K: Key, L: Layout<K>> DetachedTable for DetachedLsmTable<K, L> {
+    fn snapshot_key_group(
+        &self,
+        group: usize,
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, StateError> {
+        let stopped = || StateError::Backend {
+            state: "(lsm snapshot)".to_string(),
+            message: "the snapshot's reader thread stopped".to_string(),
+        };
+        self.requests
+            .send((group, now, std::mem::take(out)))
+            .map_err(|_| stopped())?;
+        let (buffer, result) = self.replies.recv().map_err(|_| stopped())?;
+        *out = buffer;
+        result
     }
 }
 

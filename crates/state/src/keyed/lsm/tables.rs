@@ -2,7 +2,7 @@
 //! operations (see the [module docs](super) for the layout).
 
 use super::cache::{Cache, Pair, Presence};
-use super::{Base, Layout, LsmTable, NoCache, Seen};
+use super::{Base, Layout, LsmTable, Meta, NoCache, Reader, Seen};
 use crate::error::StateError;
 use crate::keyed::backend::{ListTable, MapTable, NamespacedValueTable, ValueTable};
 use crate::keyed::encoding::{EntryReader, EntryWriter};
@@ -52,13 +52,6 @@ impl Base {
         Ok(())
     }
 
-    /// The key decoded from a stored key, and the rest after it.
-    fn split_key<'a, K: Key>(&self, stored: &'a [u8]) -> Result<(K, &'a [u8]), StateError> {
-        let rest = &stored[PREFIX_LEN..];
-        let (key, used) = self.decode::<K>(rest)?;
-        Ok((key, &rest[used..]))
-    }
-
     /// Deletes every entry under `prefix` in `batch`; returns how many.
     fn delete_prefix(&self, prefix: &[u8], batch: &mut WriteBatch) -> Result<usize, StateError> {
         let mut n = 0;
@@ -71,13 +64,22 @@ impl Base {
     }
 }
 
+impl Meta {
+    /// The key decoded from a stored key, and the rest after it.
+    fn split_key<'a, K: Key>(&self, stored: &'a [u8]) -> Result<(K, &'a [u8]), StateError> {
+        let rest = &stored[PREFIX_LEN..];
+        let (key, used) = self.decode::<K>(rest)?;
+        Ok((key, &rest[used..]))
+    }
+}
+
 fn list_len(bytes: &[u8]) -> usize {
     bytes
         .first_chunk::<COUNT_LEN>()
         .map_or(0, |c| u32::from_le_bytes(*c) as usize)
 }
 
-fn decode_list<V: Data>(base: &Base, bytes: &[u8]) -> Result<Vec<(V, Option<i64>)>, StateError> {
+fn decode_list<V: Data>(base: &Meta, bytes: &[u8]) -> Result<Vec<(V, Option<i64>)>, StateError> {
     let n = list_len(bytes);
     let mut rest = bytes.get(COUNT_LEN..).unwrap_or_default();
     let mut out = Vec::with_capacity(n);
@@ -90,7 +92,7 @@ fn decode_list<V: Data>(base: &Base, bytes: &[u8]) -> Result<Vec<(V, Option<i64>
 }
 
 fn encode_list<'a, V: Data>(
-    base: &Base,
+    base: &Meta,
     items: impl ExactSizeIterator<Item = (&'a V, Option<i64>)>,
 ) -> Result<Vec<u8>, StateError> {
     let n = u32::try_from(items.len()).map_err(|_| base.error("a list has over 2^32 elements"))?;
@@ -107,7 +109,7 @@ impl<K: Key, V: Data> Layout<K> for Values<V> {
     type Cache = Cache<K, (Option<i64>, V)>;
 
     fn snapshot(
-        base: &Base,
+        base: &Reader<'_>,
         group: usize,
         now: i64,
         out: &mut EntryWriter<'_>,
@@ -254,7 +256,7 @@ impl<K: Key, V: Data> Layout<K> for Lists<V> {
     type Cache = NoCache;
 
     fn snapshot(
-        base: &Base,
+        base: &Reader<'_>,
         group: usize,
         now: i64,
         out: &mut EntryWriter<'_>,
@@ -443,7 +445,7 @@ impl<K: Key, UK: Key, UV: Data> Layout<K> for Maps<UK, UV> {
     type Cache = NoCache;
 
     fn snapshot(
-        base: &Base,
+        base: &Reader<'_>,
         group: usize,
         now: i64,
         out: &mut EntryWriter<'_>,
@@ -725,7 +727,7 @@ impl<K: Key, N: Key, V: Data> Layout<K> for Namespaced<N, V> {
     type Cache = Cache<(K, N), V>;
 
     fn snapshot(
-        base: &Base,
+        base: &Reader<'_>,
         group: usize,
         _now: i64,
         out: &mut EntryWriter<'_>,

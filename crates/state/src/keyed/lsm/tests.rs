@@ -399,3 +399,153 @@ fn key_encodings_are_prefix_free_for_strings() {
         assert_eq!(m.keys(&mut s).unwrap(), [format!("{key}-x")]);
     }
 }
+
+/// Writes a detached snapshot on another thread, as the checkpoint writer does.
+fn write_elsewhere(
+    detached: crate::DetachedKeyedSnapshot,
+) -> Vec<(runnel_types::KeyGroup, Vec<u8>)> {
+    std::thread::spawn(move || detached.write().unwrap())
+        .join()
+        .unwrap()
+}
+
+/// Fills every kind of state for keys `0..n`, with values depending on `round`.
+fn fill(s: &mut KeyedStateStore<u64>, h: &Handles, n: u64, round: u64) {
+    for k in 0..n {
+        s.set_current_key(k).unwrap();
+        h.value.update(s, k * 10 + round).unwrap();
+        h.ttl_value.update(s, format!("{k}-{round}")).unwrap();
+        h.list.add_all(s, vec![k, round]).unwrap();
+        h.map.put(s, (k % 4) as u8, k + round).unwrap();
+        h.ns.put(s, (k % 3) as u32, k * round).unwrap();
+        h.sum.add(s, round + 1).unwrap();
+    }
+}
+
+/// Changes every kind of state: overwrites, removals, clears, TTL expiry and
+/// cleanup, and new keys.
+fn churn(s: &mut KeyedStateStore<u64>, h: &Handles, clock: &Cell<i64>) {
+    fill(s, h, 150, 7);
+    for k in (0..150u64).step_by(3) {
+        s.set_current_key(k).unwrap();
+        h.value.clear(s).unwrap();
+        h.ttl_value.clear(s).unwrap();
+        h.list.clear(s).unwrap();
+        h.map.clear(s).unwrap();
+        h.ns.take(s, &((k % 3) as u32)).unwrap();
+        h.sum.clear(s).unwrap();
+    }
+    clock.set(clock.get() + 500);
+    s.cleanup_expired();
+    fill(s, h, 40, 9);
+}
+
+#[test]
+fn detached_snapshots_keep_the_state_at_the_detach() {
+    for returns_expired in [false, true] {
+        for tiny_cache in [false, true] {
+            let clock = Rc::new(Cell::new(1_000));
+            let mut s = store(lsm(), full(), &clock);
+            let h = register(&mut s, returns_expired);
+            if tiny_cache {
+                s.lsm.as_ref().unwrap().set_cache_budget(500);
+            }
+            fill(&mut s, &h, 100, 1);
+            // Half of the TTL entries are expired at the detach.
+            clock.set(clock.get() + 60);
+            fill(&mut s, &h, 50, 2);
+            clock.set(clock.get() + 60);
+            let expected = s.snapshot_key_groups().unwrap();
+            assert!(!expected.is_empty());
+            let detached = s.detach_snapshot().expect("LSM tables detach");
+            churn(&mut s, &h, &clock);
+            assert_ne!(s.snapshot_key_groups().unwrap(), expected);
+            assert_eq!(
+                write_elsewhere(detached),
+                expected,
+                "returns_expired {returns_expired}, tiny cache {tiny_cache}"
+            );
+        }
+    }
+}
+
+#[test]
+fn detached_snapshots_restore_into_both_backends() {
+    let clock = Rc::new(Cell::new(1_000));
+    let mut s = store(lsm(), full(), &clock);
+    let h = register(&mut s, false);
+    s.lsm.as_ref().unwrap().set_cache_budget(300);
+    fill(&mut s, &h, 12, 1);
+    let detached = s.detach_snapshot().unwrap();
+    let (mut expected_store, eh) = copy(&s, StateBackendKind::Heap, &clock, true, false);
+    let expected = contents(&mut expected_store, &eh);
+    churn(&mut s, &h, &clock);
+    clock.set(1_000);
+    let groups = write_elsewhere(detached);
+    for backend in [StateBackendKind::Heap, lsm()] {
+        let mut to = store(backend, full(), &clock);
+        for (group, bytes) in &groups {
+            to.restore_key_group(*group, bytes).unwrap();
+        }
+        let h = register(&mut to, false);
+        assert_eq!(contents(&mut to, &h), expected);
+    }
+}
+
+#[test]
+fn a_detached_snapshot_outlives_its_store() {
+    let clock = Rc::new(Cell::new(0));
+    let mut s = store(lsm(), full(), &clock);
+    let h = register(&mut s, false);
+    fill(&mut s, &h, 30, 1);
+    let expected = s.snapshot_key_groups().unwrap();
+    let detached = s.detach_snapshot().unwrap();
+    let path = s.lsm.as_ref().unwrap().path().to_path_buf();
+    drop(s);
+    assert!(
+        path.exists(),
+        "the directory stays while a snapshot reads it"
+    );
+    let detached2 = std::thread::spawn(move || {
+        assert_eq!(detached.write().unwrap(), expected);
+        detached
+    })
+    .join()
+    .unwrap();
+    assert!(path.exists());
+    drop(detached2);
+    // The readers release the database on their own threads.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while path.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!path.exists(), "the directory goes with the last snapshot");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn detached_snapshots_ignore_later_operations(
+        before in proptest::collection::vec(op(), 1..150),
+        after in proptest::collection::vec(op(), 1..150),
+        returns_expired in any::<bool>(),
+        cache_budget in prop_oneof![Just(None), (0usize..2_000).prop_map(Some)],
+    ) {
+        let clock = Rc::new(Cell::new(1_000));
+        let mut s = store(lsm(), full(), &clock);
+        let h = register(&mut s, returns_expired);
+        if let Some(bytes) = cache_budget {
+            s.lsm.as_ref().unwrap().set_cache_budget(bytes);
+        }
+        for op in &before {
+            apply(&mut s, &h, &clock, op);
+        }
+        let expected = s.snapshot_key_groups().unwrap();
+        let detached = s.detach_snapshot().unwrap();
+        for op in &after {
+            apply(&mut s, &h, &clock, op);
+        }
+        prop_assert_eq!(write_elsewhere(detached), expected);
+    }
+}
