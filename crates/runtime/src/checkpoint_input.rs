@@ -133,15 +133,7 @@ impl CheckpointInput {
                 });
             }
             if let Some(mut snapshot) = self.take_snapshot(chain, request)? {
-                for (channel, buffers) in captured.into_iter().enumerate() {
-                    if !buffers.is_empty() {
-                        snapshot.state.channels.push(ChannelState {
-                            channel: self.keys[channel],
-                            side: ChannelSide::Input,
-                            buffers,
-                        });
-                    }
-                }
+                add_input_state(&mut snapshot, &self.keys, captured);
                 self.checkpointer.submit(&barrier, snapshot)?;
             }
             return Ok(GateAction::unblock_all());
@@ -377,15 +369,21 @@ impl CheckpointInput {
             return Ok(());
         }
         let mut p = self.pending.take().expect("checked");
-        for (channel, buffers) in p.captured.into_iter().enumerate() {
-            if !buffers.is_empty() {
-                p.snapshot.state.channels.push(ChannelState {
-                    channel: self.keys[channel],
-                    side: ChannelSide::Input,
-                    buffers,
-                });
-            }
-        }
+        add_input_state(&mut p.snapshot, &self.keys, p.captured);
         self.checkpointer.submit(&p.barrier, p.snapshot)
+    }
+}
+
+/// Adds what was captured on each input channel to `snapshot` as the
+/// channels' in-flight data.
+fn add_input_state(snapshot: &mut TaskSnapshot, keys: &[ChannelKey], captured: Vec<Vec<Vec<u8>>>) {
+    for (channel, buffers) in captured.into_iter().enumerate() {
+        if !buffers.is_empty() {
+            snapshot.state.channels.push(ChannelState {
+                channel: keys[channel],
+                side: ChannelSide::Input,
+                buffers,
+            });
+        }
     }
 }

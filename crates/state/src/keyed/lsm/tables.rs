@@ -73,6 +73,24 @@ impl Meta {
     }
 }
 
+/// Removes the expired entries of key group `group` whose values start with
+/// their stamp (values and map entries, one RocksDB entry each).
+fn clean_stamped(base: &mut Base, group: usize, now: i64) -> Result<usize, StateError> {
+    let mut batch = WriteBatch::default();
+    let mut removed = 0;
+    base.scan(&base.prefix(group), |k, v| {
+        let (stamp, _) = base.decode::<Option<i64>>(v)?;
+        if base.expiry.is_expired(stamp, now) {
+            batch.delete(k);
+            removed += 1;
+        }
+        Ok(true)
+    })?;
+    base.write(batch)?;
+    base.count -= removed;
+    Ok(removed)
+}
+
 fn list_len(bytes: &[u8]) -> usize {
     bytes
         .first_chunk::<COUNT_LEN>()
@@ -144,19 +162,7 @@ impl<K: Key, V: Data> Layout<K> for Values<V> {
     }
 
     fn clean(base: &mut Base, group: usize, now: i64) -> Result<usize, StateError> {
-        let mut batch = WriteBatch::default();
-        let mut removed = 0;
-        base.scan(&base.prefix(group), |k, v| {
-            let (stamp, _) = base.decode::<Option<i64>>(v)?;
-            if base.expiry.is_expired(stamp, now) {
-                batch.delete(k);
-                removed += 1;
-            }
-            Ok(true)
-        })?;
-        base.write(batch)?;
-        base.count -= removed;
-        Ok(removed)
+        clean_stamped(base, group, now)
     }
 }
 
@@ -509,19 +515,7 @@ impl<K: Key, UK: Key, UV: Data> Layout<K> for Maps<UK, UV> {
     }
 
     fn clean(base: &mut Base, group: usize, now: i64) -> Result<usize, StateError> {
-        let mut batch = WriteBatch::default();
-        let mut removed = 0;
-        base.scan(&base.prefix(group), |k, v| {
-            let (stamp, _) = base.decode::<Option<i64>>(v)?;
-            if base.expiry.is_expired(stamp, now) {
-                batch.delete(k);
-                removed += 1;
-            }
-            Ok(true)
-        })?;
-        base.write(batch)?;
-        base.count -= removed;
-        Ok(removed)
+        clean_stamped(base, group, now)
     }
 }
 
