@@ -187,6 +187,7 @@ fn with_checkpoints_but_no_failure_the_final_checkpoint_commits_everything() {
 struct Table {
     rows: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<(u64, i64), u64>>>,
     upserts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    flushes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl UpsertWriter<(u64, i64), (u64, u64, i64)> for Table {
@@ -194,6 +195,12 @@ impl UpsertWriter<(u64, i64), (u64, u64, i64)> for Table {
         self.upserts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.rows.lock().unwrap().insert(key, value.1);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }
@@ -242,6 +249,10 @@ fn an_idempotent_sink_ends_with_the_results_of_a_run_without_failures() {
     assert!(
         failing.upserts.load(std::sync::atomic::Ordering::Relaxed) > expected.len() as u64,
         "some results were written again after a restore, and overwrote themselves"
+    );
+    assert!(
+        failing.flushes.load(std::sync::atomic::Ordering::Relaxed) >= result.completed_checkpoints,
+        "the writer is flushed at every checkpoint"
     );
 }
 
