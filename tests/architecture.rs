@@ -11,6 +11,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("runnel-plan", &["runnel-types"]),
     ("runnel-state", &["runnel-types"]),
     ("runnel-network", &["runnel-types"]),
+    ("runnel-metrics", &[]),
+    ("runnel-rest", &[]),
+    ("runnel-webui", &["runnel-rest"]),
     ("runnel-checkpoint", &["runnel-types", "runnel-state"]),
     (
         "runnel-runtime",
