@@ -24,6 +24,7 @@
 //! ```
 
 pub use runnel_api as api;
+pub use runnel_checkpoint as checkpoint;
 pub use runnel_config as config;
 pub use runnel_connectors as connectors;
 pub use runnel_plan as plan;

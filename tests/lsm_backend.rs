@@ -1,12 +1,15 @@
 #![cfg(feature = "rocksdb")]
 //! The LSM (RocksDB) keyed state backend through whole jobs: state larger than
-//! its memory budget, savepoints across backends in both directions, and
-//! recovery from a checkpoint after a failure.
+//! its memory budget, savepoints across backends in both directions,
+//! recovery from a checkpoint after a failure, and incremental checkpoints.
 
+use runnel::checkpoint::{
+    CheckpointMetadata, CheckpointStorage, FsStorage, SharedFile, TaskStateSnapshot,
+};
 use runnel::config::{RocksDbOptions, StateBackendType};
 use runnel::prelude::*;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -264,4 +267,212 @@ fn a_failed_lsm_job_restarts_from_its_latest_checkpoint_with_exact_results() {
     assert_eq!(result.restarts, 1);
     let source = result.operator("Source: Sequence Source").unwrap();
     assert!(source.records_out < M, "resumed from a checkpoint");
+}
+
+// ---- incremental checkpoints ----
+
+/// Every retained checkpoint under `dir` (one job's checkpoint directory):
+/// its path, and the shared files its native keyed state references.
+fn retained_checkpoints(dir: &Path) -> Vec<(PathBuf, Vec<SharedFile>)> {
+    let jobs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(jobs.len(), 1, "one job's directory in {}", dir.display());
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&jobs[0]).unwrap() {
+        let path = entry.unwrap().path();
+        if let Some(files) = checkpoint_files(&path).unwrap() {
+            out.push((path, files));
+        }
+    }
+    out
+}
+
+/// The shared files referenced by the checkpoint at `path`; `None` if it is
+/// not a completed checkpoint.
+fn checkpoint_files(path: &Path) -> Result<Option<Vec<SharedFile>>, Box<dyn std::error::Error>> {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    if !name.starts_with("chk-") || !path.join("_metadata").is_file() {
+        return Ok(None);
+    }
+    let storage = FsStorage::new(path);
+    let metadata = CheckpointMetadata::decode(&storage.read("_metadata")?, "_metadata")?;
+    let mut files = Vec::new();
+    for file in metadata.files() {
+        let task = TaskStateSnapshot::decode(&storage.read(file)?, file)?;
+        for (_, state) in &task.operators {
+            for native in &state.native {
+                assert!(!native.private.is_empty(), "the manifest travels inline");
+                files.extend(native.shared.iter().cloned());
+            }
+        }
+    }
+    Ok(Some(files))
+}
+
+/// The newest completed checkpoint of a running job under `dir` whose keyed
+/// state is files, if there is one yet (checkpoints come and go meanwhile).
+fn newest_incremental_checkpoint(dir: &Path) -> Option<PathBuf> {
+    let job = std::fs::read_dir(dir).ok()?.next()?.ok()?.path();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(job).ok()? {
+        let path = entry.ok()?.path();
+        if let Ok(Some(files)) = checkpoint_files(&path)
+            && !files.is_empty()
+        {
+            let name = path.file_name()?.to_string_lossy().into_owned();
+            found.push((name["chk-".len()..].parse::<u64>().ok()?, path));
+        }
+    }
+    found.into_iter().max().map(|(_, path)| path)
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+fn incremental_config(dir: &Path) -> Configuration {
+    let mut config = Configuration {
+        state_backend: lsm(8 << 20),
+        restart_strategy: Some(RestartStrategyConfig::FixedDelay {
+            attempts: 5,
+            delay: Duration::ZERO,
+        }),
+        ..Configuration::default()
+    };
+    config.checkpointing.interval = Some(Duration::from_millis(20));
+    config.checkpointing.dir = Some(dir.to_path_buf());
+    config.checkpointing.num_retained = 3;
+    config.checkpointing.incremental = true;
+    config
+}
+
+#[test]
+fn incremental_checkpoints_recover_exactly_and_keep_only_referenced_files() {
+    const M: u64 = 80_000;
+    const K: u64 = 3_000;
+    let dir = std::env::temp_dir().join(format!("runnel-incremental-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = incremental_config(&dir);
+    let mut fault = FaultInjection::new("Sum", 30_000);
+    fault.subtask = 1;
+    config.fault_injection = Some(fault);
+
+    let env = StreamExecutionEnvironment::with_config(config);
+    env.set_parallelism(2);
+    let last = Sums::default();
+    let sink = last.clone();
+    env.from_sequence(1, M)
+        .map(|x: u64| {
+            if x.is_multiple_of(400) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (x % K, x)
+        })
+        .name("Slow")
+        .key_by(key_of)
+        .sum(|(_, v)| v)
+        .name("Sum")
+        .add_sink(move |(k, v): (u64, u64)| {
+            sink.lock().unwrap().insert(k, v);
+        });
+    let result = env.execute("incremental sums").unwrap();
+    let mut expected = BTreeMap::new();
+    for x in 1..=M {
+        *expected.entry(x % K).or_default() += x;
+    }
+    assert!(
+        *last.lock().unwrap() == expected,
+        "no record lost or counted twice"
+    );
+    assert_eq!(result.restarts, 1);
+    let source = result.operator("Source: Sequence Source").unwrap();
+    assert!(source.records_out < M, "resumed from a checkpoint");
+
+    let retained = retained_checkpoints(&dir);
+    assert!(!retained.is_empty() && retained.len() <= 3, "{retained:?}");
+    let referenced: BTreeMap<String, u64> = retained
+        .iter()
+        .flat_map(|(_, files)| files.iter().map(|f| (f.path.clone(), f.size)))
+        .collect();
+    assert!(
+        !referenced.is_empty(),
+        "keyed state was checkpointed as files"
+    );
+    let job_dir = retained[0].0.parent().unwrap();
+    for (path, size) in &referenced {
+        let file = job_dir.join(path);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), *size, "{path}");
+    }
+    // Files of subsumed and aborted checkpoints (and of the attempt that
+    // failed) are gone: what is left is exactly what is referenced.
+    let mut on_disk: Vec<String> = files_under(&job_dir.join("shared"))
+        .iter()
+        .map(|p| {
+            p.strip_prefix(job_dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    on_disk.sort();
+    assert_eq!(on_disk, referenced.keys().cloned().collect::<Vec<_>>());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_retained_incremental_checkpoint_restores_at_another_parallelism() {
+    let dir = std::env::temp_dir().join(format!("runnel-incremental-rs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let env1 = StreamExecutionEnvironment::with_config(incremental_config(&dir));
+    env1.set_parallelism(2);
+    let sums = Sums::default();
+    job(&env1, &sums, true);
+    let client = env1.execute_async("checkpoint me").unwrap();
+    // Run until a checkpoint with files exists, then cancel.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let checkpoint = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no incremental checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        if let Some(path) = newest_incremental_checkpoint(&dir) {
+            break path;
+        }
+    };
+    client.cancel();
+    let _ = client.wait();
+    assert!(checkpoint.join("_metadata").is_file(), "kept after cancel");
+
+    for p in [1, 3] {
+        let env2 = env(lsm(8 << 20), p);
+        env2.restore_from(&checkpoint, false);
+        let sums = Sums::default();
+        job(&env2, &sums, false);
+        let result = env2.execute("resumed").unwrap();
+        let source = result.operator("Source: Data Generator").unwrap();
+        assert!(source.records_out < N, "resumed, not restarted");
+        assert_eq!(*sums.lock().unwrap(), expected(), "parallelism {p}");
+    }
+    // The heap backend cannot read RocksDB files: a clear error.
+    let env3 = env(StateBackendType::HashMap, 2);
+    env3.restore_from(&checkpoint, false);
+    job(&env3, &Sums::default(), false);
+    let err = env3.execute("wrong backend").unwrap_err().to_string();
+    assert!(err.contains("state.backend.type: rocksdb"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -106,6 +106,13 @@ impl CheckpointConfig {
         self.set(|c| c.dir = Some(dir))
     }
 
+    /// Incremental checkpoints of keyed state on the LSM backend
+    /// (`execution.checkpointing.incremental`): each checkpoint uploads only
+    /// the RocksDB files no retained checkpoint has. Savepoints stay full.
+    pub fn enable_incremental_checkpoints(&self, enabled: bool) -> &Self {
+        self.set(|c| c.incremental = enabled)
+    }
+
     /// The default directory of savepoints.
     pub fn set_savepoint_dir(&self, dir: impl Into<PathBuf>) -> &Self {
         let dir = dir.into();

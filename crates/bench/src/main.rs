@@ -4,7 +4,8 @@
 //! ```text
 //! cargo run --release -p runnel-bench -- <W1..W7|limit-W1..limit-W7> [--n <N>] [--parallelism <P>]
 //!     [--checkpoint-interval-ms <MS>] [--checkpoint-mode <exactly-once|at-least-once|unaligned>]
-//!     [--state-backend <heap|lsm>] [--checkpoint-dir <DIR>] [--inject-failures <K> --seed <S>]
+//!     [--state-backend <heap|lsm>] [--checkpoint-dir <DIR>] [--incremental-checkpoints]
+//!     [--inject-failures <K> --seed <S>]
 //! ```
 
 use clap::Parser;
@@ -46,6 +47,10 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<std::path::PathBuf>,
 
+    /// Incremental checkpoints of LSM state (only new RocksDB files uploaded).
+    #[arg(long)]
+    incremental_checkpoints: bool,
+
     /// Make K tasks fail at random points (each followed by a restart from the
     /// latest checkpoint); the RESULT must still match §5.
     #[arg(long, value_name = "K", default_value_t = 0)]
@@ -75,6 +80,7 @@ fn main() -> anyhow::Result<ExitCode> {
         checkpoint_interval: args.checkpoint_interval_ms.map(Duration::from_millis),
         checkpoint_mode: args.checkpoint_mode,
         checkpoint_dir: args.checkpoint_dir.clone(),
+        incremental_checkpoints: args.incremental_checkpoints,
         state_backend: state_backend(&args.state_backend)?,
         inject_failures: args.inject_failures,
         seed: args.seed,

@@ -7,7 +7,8 @@
 //! savepoints keep loading (see the fixture tests).
 //!
 //! Versions: 1, the first; 2 adds the in-flight data of unaligned checkpoints
-//! to task state files and the job topology and task files to metadata.
+//! to task state files and the job topology and task files to metadata; 3
+//! adds keyed state as backend files (incremental checkpoints, `native.rs`).
 
 use crate::error::CheckpointError;
 use serde::Serialize;
@@ -18,7 +19,7 @@ pub const TASK_STATE_MAGIC: &[u8; 4] = b"RNLT";
 /// Magic of a metadata file.
 pub const METADATA_MAGIC: &[u8; 4] = b"RNLM";
 /// The version this build writes (and the newest it reads).
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_fixed_int_encoding()

@@ -13,6 +13,8 @@
 //! * [`metadata`] and [`format`]: the versioned files of a checkpoint or
 //!   savepoint (`_metadata` and one state file per task).
 //! * [`storage`]: where those files go: memory, a file system directory.
+//! * [`native`]: keyed state as a backend's files (incremental checkpoints)
+//!   and the reference counts of the files checkpoints share.
 //! * [`restore`]: which state each subtask of a (possibly rescaled) job gets.
 //!
 //! This crate depends on `runnel-types` and `runnel-state` only. The runtime
@@ -22,6 +24,7 @@ pub mod coordinator;
 pub mod error;
 pub mod format;
 pub mod metadata;
+pub mod native;
 pub mod restore;
 #[cfg(feature = "s3")]
 pub mod s3;
@@ -33,6 +36,10 @@ pub use coordinator::{
 };
 pub use error::CheckpointError;
 pub use metadata::{CheckpointMetadata, OperatorMetadata, SubtaskStateFile, TaskStateFile};
+pub use native::{
+    NativeFileSource, NativeKeyedState, NativeStateInfo, SharedFile, SharedStateRegistry,
+    SharedStateUploader,
+};
 pub use restore::{JobOperator, RestoredJob};
 #[cfg(feature = "s3")]
 pub use s3::S3Storage;

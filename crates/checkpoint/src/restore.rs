@@ -10,6 +10,7 @@
 
 use crate::error::CheckpointError;
 use crate::metadata::{CheckpointMetadata, METADATA_FILE};
+use crate::native::NativeFileSource;
 use crate::snapshot::{ChannelState, OperatorId, OperatorSubtaskState, TaskStateSnapshot};
 use crate::storage::CheckpointStorage;
 use runnel_state::repartition;
@@ -39,6 +40,8 @@ pub struct RestoredJob {
     operators: HashMap<OperatorId, Vec<OperatorSubtaskState>>,
     /// In-flight data by task (vertex, subtask).
     channels: HashMap<(u32, u32), Vec<ChannelState>>,
+    /// Where the shared files of native keyed state are.
+    native_files: Option<NativeFileSource>,
 }
 
 impl RestoredJob {
@@ -128,6 +131,7 @@ impl RestoredJob {
             location: location.clone(),
             operators: HashMap::new(),
             channels: HashMap::new(),
+            native_files: None,
         };
         for old in &metadata.operators {
             let Some(new) = operators.iter().find(|o| o.id == old.id) else {
@@ -150,7 +154,7 @@ impl RestoredJob {
                     })?;
                 old_states.push(task.operator(&old.id).cloned().unwrap_or_default());
             }
-            let has_keyed = old_states.iter().any(|s| !s.key_groups.is_empty());
+            let has_keyed = old_states.iter().any(OperatorSubtaskState::has_keyed_state);
             if has_keyed && old.max_parallelism != new.max_parallelism {
                 return Err(CheckpointError::Incompatible {
                     operator: old.id.clone(),
@@ -181,9 +185,14 @@ impl RestoredJob {
                     .flat_map(|s| s.key_groups_in(range).cloned())
                     .collect();
                 key_groups.sort_by_key(|g| g.group);
+                let native = old_states
+                    .iter()
+                    .flat_map(|s| s.native.iter().filter(|n| n.overlaps(range)).cloned())
+                    .collect();
                 per_subtask.push(OperatorSubtaskState {
                     key_groups,
                     operator_state,
+                    native,
                 });
             }
             restored.operators.insert(new.id.clone(), per_subtask);
@@ -197,6 +206,27 @@ impl RestoredJob {
             .get(operator)
             .and_then(|v| v.get(subtask as usize))
             .filter(|s| !s.is_empty())
+    }
+
+    /// Where the shared files of native keyed state in this snapshot are
+    /// (`None`: it has none, or they cannot be reached).
+    pub fn native_files(&self) -> Option<&NativeFileSource> {
+        self.native_files.as_ref()
+    }
+
+    /// Sets where the shared files of native keyed state are: `base` of
+    /// `storage` is the directory holding the snapshot's `chk-N` directory.
+    pub fn with_native_files(mut self, source: NativeFileSource) -> Self {
+        self.native_files = Some(source);
+        self
+    }
+
+    /// Whether some operator has keyed state as backend files.
+    pub fn has_native_state(&self) -> bool {
+        self.operators
+            .values()
+            .flatten()
+            .any(|s| !s.native.is_empty())
     }
 
     /// Whether the snapshot had state for `operator` (possibly empty).
@@ -257,10 +287,12 @@ mod tests {
                         elements: offsets.into_iter().map(|o| vec![o]).collect(),
                     }],
                 },
+                native: Vec::new(),
             };
             let keyed = OperatorSubtaskState {
                 key_groups,
                 operator_state: OperatorStateSnapshot::default(),
+                native: Vec::new(),
             };
             files.push((
                 format!("task-{subtask}"),

@@ -200,6 +200,16 @@ impl CheckpointStorage for S3Storage {
             .map_err(|e| self.error("delete", dir, e))
     }
 
+    fn delete(&self, path: &str) -> Result<(), StorageError> {
+        let key = self.key(path);
+        match self.runtime.block_on(self.store.delete(&key)) {
+            Err(e) if !matches!(e, object_store::Error::NotFound { .. }) => {
+                Err(self.error("delete", path, e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn list(&self, dir: &str) -> Result<Vec<String>, StorageError> {
         let key = self.key(dir);
         let prefix = (!key.as_ref().is_empty()).then_some(&key);

@@ -6,6 +6,7 @@
 //! key-group format of `runnel-state` (`RKGS`), so a key group can move to any
 //! subtask of a rescaled job; operator state is redistributed by its mode.
 
+use crate::native::NativeKeyedState;
 use runnel_state::OperatorStateSnapshot;
 use runnel_types::{KeyGroup, KeyGroupRange, NodeId};
 use serde::{Deserialize, Serialize};
@@ -65,12 +66,38 @@ pub struct OperatorSubtaskState {
     /// Operator list, union list and broadcast state (sources keep their splits
     /// here).
     pub operator_state: OperatorStateSnapshot,
+    /// Keyed state as the backend's own files (an incremental checkpoint of the
+    /// LSM backend; its timers stay in `key_groups`). Several after a rescale:
+    /// those of every old instance whose key groups overlap this one's.
+    pub native: Vec<NativeKeyedState>,
+}
+
+/// Version 1 and 2 of [`OperatorSubtaskState`] (no native state).
+#[derive(Deserialize)]
+struct OperatorSubtaskStateV2 {
+    key_groups: Vec<KeyGroupState>,
+    operator_state: OperatorStateSnapshot,
+}
+
+impl From<OperatorSubtaskStateV2> for OperatorSubtaskState {
+    fn from(v2: OperatorSubtaskStateV2) -> Self {
+        OperatorSubtaskState {
+            key_groups: v2.key_groups,
+            operator_state: v2.operator_state,
+            native: Vec::new(),
+        }
+    }
 }
 
 impl OperatorSubtaskState {
     /// Whether the instance has no state at all.
     pub fn is_empty(&self) -> bool {
-        self.key_groups.is_empty() && self.operator_state.is_empty()
+        self.key_groups.is_empty() && self.operator_state.is_empty() && self.native.is_empty()
+    }
+
+    /// Whether it has keyed state (in key groups or as backend files).
+    pub fn has_keyed_state(&self) -> bool {
+        !self.key_groups.is_empty() || !self.native.is_empty()
     }
 
     /// The key group `group`, if it has state.
@@ -135,7 +162,23 @@ pub struct TaskStateSnapshot {
 /// Version 1 of [`TaskStateSnapshot`] (no channel state).
 #[derive(Deserialize)]
 struct TaskStateSnapshotV1 {
-    operators: Vec<(OperatorId, OperatorSubtaskState)>,
+    operators: Vec<(OperatorId, OperatorSubtaskStateV2)>,
+}
+
+/// Version 2 of [`TaskStateSnapshot`] (no native keyed state).
+#[derive(Deserialize)]
+struct TaskStateSnapshotV2 {
+    operators: Vec<(OperatorId, OperatorSubtaskStateV2)>,
+    channels: Vec<ChannelState>,
+}
+
+fn upgrade(
+    operators: Vec<(OperatorId, OperatorSubtaskStateV2)>,
+) -> Vec<(OperatorId, OperatorSubtaskState)> {
+    operators
+        .into_iter()
+        .map(|(id, s)| (id, s.into()))
+        .collect()
 }
 
 impl TaskStateSnapshot {
@@ -152,8 +195,15 @@ impl TaskStateSnapshot {
             1 => {
                 let v1: TaskStateSnapshotV1 = decode_body(body, file)?;
                 Ok(TaskStateSnapshot {
-                    operators: v1.operators,
+                    operators: upgrade(v1.operators),
                     channels: Vec::new(),
+                })
+            }
+            2 => {
+                let v2: TaskStateSnapshotV2 = decode_body(body, file)?;
+                Ok(TaskStateSnapshot {
+                    operators: upgrade(v2.operators),
+                    channels: v2.channels,
                 })
             }
             _ => decode_body(body, file),
@@ -185,7 +235,48 @@ impl TaskStateSnapshot {
                         .flat_map(|n| &n.elements)
                         .map(Vec::len)
                         .sum::<usize>()
+                    + s.native.iter().map(|n| n.size() as usize).sum::<usize>()
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{TASK_STATE_MAGIC, encode};
+    use runnel_types::KeyGroup;
+    use serde::Serialize;
+
+    /// The shape of a version-2 task state file.
+    #[derive(Serialize)]
+    struct V2 {
+        operators: Vec<(OperatorId, (Vec<KeyGroupState>, OperatorStateSnapshot))>,
+        channels: Vec<ChannelState>,
+    }
+
+    #[test]
+    fn a_version_2_task_state_file_still_loads() {
+        let group = KeyGroupState {
+            group: KeyGroup(3),
+            state: vec![1, 2],
+            timers: vec![3],
+        };
+        let mut bytes = encode(
+            TASK_STATE_MAGIC,
+            &V2 {
+                operators: vec![(
+                    OperatorId("uid:sum".into()),
+                    (vec![group.clone()], OperatorStateSnapshot::default()),
+                )],
+                channels: Vec::new(),
+            },
+        )
+        .unwrap();
+        bytes[4] = 2;
+        let task = TaskStateSnapshot::decode(&bytes, "task-0-0.state").unwrap();
+        let state = task.operator(&OperatorId("uid:sum".into())).unwrap();
+        assert_eq!(state.key_groups, [group]);
+        assert!(state.native.is_empty());
     }
 }

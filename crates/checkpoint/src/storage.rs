@@ -97,6 +97,8 @@ pub trait CheckpointStorage: Send + Sync {
     fn exists(&self, path: &str) -> Result<bool, StorageError>;
     /// Deletes `dir` and everything under it; a missing directory is fine.
     fn delete_dir(&self, dir: &str) -> Result<(), StorageError>;
+    /// Deletes the file at `path`; a missing file is fine.
+    fn delete(&self, path: &str) -> Result<(), StorageError>;
     /// The names of the entries directly under `dir` (files and directories),
     /// sorted; empty for a missing directory.
     fn list(&self, dir: &str) -> Result<Vec<String>, StorageError>;
@@ -155,6 +157,11 @@ impl CheckpointStorage for MemoryStorage {
     fn delete_dir(&self, dir: &str) -> Result<(), StorageError> {
         let prefix = under(dir);
         self.files().retain(|k, _| !k.starts_with(&prefix));
+        Ok(())
+    }
+
+    fn delete(&self, path: &str) -> Result<(), StorageError> {
+        self.files().remove(path);
         Ok(())
     }
 
@@ -244,6 +251,22 @@ impl CheckpointStorage for FsStorage {
         match fs::remove_dir_all(self.path(dir)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.error("delete", dir, e)),
             _ => Ok(()),
+        }
+    }
+
+    fn delete(&self, path: &str) -> Result<(), StorageError> {
+        let file = self.path(path);
+        match fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(self.error("delete", path, e))
+            }
+            _ => {
+                // Its directory goes with its last file (fails while not empty).
+                if let Some(dir) = file.parent() {
+                    let _ = fs::remove_dir(dir);
+                }
+                Ok(())
+            }
         }
     }
 

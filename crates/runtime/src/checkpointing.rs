@@ -21,10 +21,9 @@
 //! serializes them.
 
 use crate::error::TaskError;
-use runnel_checkpoint::KeyGroupState;
 use runnel_checkpoint::{
-    ChannelKey, ChannelSide, ChannelState, OperatorId, OperatorSubtaskState, TaskId,
-    TaskStateSnapshot,
+    ChannelKey, ChannelSide, ChannelState, KeyGroupState, NativeKeyedState, OperatorId,
+    OperatorSubtaskState, SharedStateUploader, TaskId, TaskStateSnapshot,
 };
 use runnel_network::TaskSignal;
 use runnel_types::{BarrierAlignment, CheckpointBarrier, CheckpointId, KeyGroup, SnapshotKind};
@@ -108,7 +107,14 @@ pub struct TaskSnapshotBuilder {
     operators: Vec<(OperatorId, OperatorSubtaskState)>,
     channels: Vec<ChannelState>,
     deferred: Vec<(OperatorId, DeferredKeyGroups)>,
+    native: Vec<(OperatorId, DeferredNativeState)>,
 }
+
+/// Keyed state as a backend's files (an incremental checkpoint), handed to
+/// the uploader off the task thread; returns what the state file records.
+pub type DeferredNativeState = Box<
+    dyn FnOnce(&mut dyn SharedStateUploader) -> Result<NativeKeyedState, String> + Send + 'static,
+>;
 
 /// Serializes keyed state copied during a snapshot walk: the state of each key
 /// group that has any, in key-group order.
@@ -122,6 +128,8 @@ pub struct TaskSnapshot {
     pub state: TaskStateSnapshot,
     /// Keyed state to serialize before the state is written.
     pub deferred: Vec<(OperatorId, DeferredKeyGroups)>,
+    /// Keyed state as backend files, to upload before the state is written.
+    pub native: Vec<(OperatorId, DeferredNativeState)>,
 }
 
 impl std::fmt::Debug for TaskSnapshot {
@@ -129,23 +137,28 @@ impl std::fmt::Debug for TaskSnapshot {
         f.debug_struct("TaskSnapshot")
             .field("state", &self.state)
             .field("deferred", &self.deferred.len())
+            .field("native", &self.native.len())
             .finish()
     }
 }
 
 impl TaskSnapshot {
-    /// Serializes the deferred keyed state into the snapshot (on the thread
-    /// that writes it); operators left without state are dropped.
-    pub fn complete(self) -> Result<TaskStateSnapshot, String> {
+    /// Serializes the deferred keyed state into the snapshot and uploads the
+    /// files of native keyed state through `uploader` (on the thread that
+    /// writes it); operators left without state are dropped.
+    pub fn complete(
+        self,
+        uploader: &mut dyn SharedStateUploader,
+    ) -> Result<TaskStateSnapshot, String> {
         let TaskSnapshot {
             mut state,
             deferred,
+            native,
         } = self;
-        for (operator, serialize) in deferred {
-            let groups = serialize()?;
-            if groups.is_empty() {
-                continue;
-            }
+        fn operator_state(
+            state: &mut TaskStateSnapshot,
+            operator: OperatorId,
+        ) -> &mut OperatorSubtaskState {
             let index = match state.operators.iter().position(|(id, _)| *id == operator) {
                 Some(i) => i,
                 None => {
@@ -155,7 +168,18 @@ impl TaskSnapshot {
                     state.operators.len() - 1
                 }
             };
-            let target = &mut state.operators[index].1;
+            &mut state.operators[index].1
+        }
+        for (operator, upload) in native {
+            let files = upload(uploader)?;
+            operator_state(&mut state, operator).native.push(files);
+        }
+        for (operator, serialize) in deferred {
+            let groups = serialize()?;
+            if groups.is_empty() {
+                continue;
+            }
+            let target = operator_state(&mut state, operator);
             let mut merged: BTreeMap<KeyGroup, KeyGroupState> =
                 std::mem::take(&mut target.key_groups)
                     .into_iter()
@@ -195,6 +219,7 @@ impl TaskSnapshotBuilder {
             operators: Vec::new(),
             channels: Vec::new(),
             deferred: Vec::new(),
+            native: Vec::new(),
         }
     }
 
@@ -235,23 +260,29 @@ impl TaskSnapshotBuilder {
             operator,
             state,
             deferred: &mut self.deferred,
+            native: &mut self.native,
         }
     }
 
     /// The task's snapshot (operators without state and nothing deferred are
     /// left out).
     pub fn finish(self) -> TaskSnapshot {
-        let deferred = self.deferred;
+        let (deferred, native) = (self.deferred, self.native);
         TaskSnapshot {
             state: TaskStateSnapshot {
                 operators: self
                     .operators
                     .into_iter()
-                    .filter(|(id, s)| !s.is_empty() || deferred.iter().any(|(d, _)| d == id))
+                    .filter(|(id, s)| {
+                        !s.is_empty()
+                            || deferred.iter().any(|(d, _)| d == id)
+                            || native.iter().any(|(d, _)| d == id)
+                    })
                     .collect(),
                 channels: self.channels,
             },
             deferred,
+            native,
         }
     }
 }
@@ -263,6 +294,7 @@ pub struct StateSnapshotContext<'a> {
     operator: OperatorId,
     state: &'a mut OperatorSubtaskState,
     deferred: &'a mut Vec<(OperatorId, DeferredKeyGroups)>,
+    native: &'a mut Vec<(OperatorId, DeferredNativeState)>,
 }
 
 impl std::fmt::Debug for StateSnapshotContext<'_> {
@@ -301,6 +333,15 @@ impl StateSnapshotContext<'_> {
     /// (next to their timers).
     pub fn defer_key_groups(&mut self, serialize: DeferredKeyGroups) {
         self.deferred.push((self.operator.clone(), serialize));
+    }
+
+    /// Keyed state as the backend's files (an incremental checkpoint):
+    /// `upload` runs on the job master's writer thread, hands each file to the
+    /// uploader (which skips those earlier checkpoints have) and returns what
+    /// the state file records. Timers stay in the key groups of
+    /// [`Self::state`].
+    pub fn defer_native_state(&mut self, upload: DeferredNativeState) {
+        self.native.push((self.operator.clone(), upload));
     }
 }
 

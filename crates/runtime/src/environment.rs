@@ -309,7 +309,9 @@ impl TaskEnvironment<'_> {
             state_backend: self.job.config.state_backend,
             counters: self.counters(node),
             restored: self.restored_state(node).cloned().map(Arc::new),
+            native_files: self.restored.native_files().cloned(),
             checkpointing: self.checkpointer.is_enabled(),
+            incremental: self.job.config.checkpointing.incremental,
         }
     }
 

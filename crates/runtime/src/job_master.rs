@@ -21,8 +21,8 @@ use crate::task::{StreamTask, is_consequence_of_cancellation};
 use crate::time::ProcessingTimeService;
 use runnel_checkpoint::{
     Action, CheckpointCoordinator, CheckpointMetadata, CheckpointStorage, CoordinatorConfig, Event,
-    MemoryStorage, OperatorId, OperatorMetadata, RestoredJob, S3Options, SubtaskStateFile, TaskId,
-    TaskStateFile, restore::JobOperator, storage_for,
+    MemoryStorage, NativeFileSource, OperatorId, OperatorMetadata, RestoredJob, S3Options,
+    SubtaskStateFile, TaskId, TaskStateFile, restore::JobOperator, storage_for,
 };
 use runnel_config::{BufferTimeout, CheckpointingMode, S3Config};
 use runnel_network::{ChannelId, LocalTransport, TaskSignal, Transport};
@@ -318,6 +318,21 @@ impl JobMaster {
             job: self.job_name.clone(),
             message: format!("cannot restore from {}: {e}", settings.path.display()),
         })?;
+        // The shared files of an incremental checkpoint are next to its
+        // directory.
+        let restored = match settings.path.parent() {
+            Some(parent) if restored.has_native_state() => {
+                let shared =
+                    storage_for(parent, &s3_options(&self.job.config.s3)).map_err(|e| {
+                        JobError::Startup {
+                            job: self.job_name.clone(),
+                            message: format!("cannot restore from {}: {e}", parent.display()),
+                        }
+                    })?;
+                restored.with_native_files(NativeFileSource::new(shared, ""))
+            }
+            _ => restored,
+        };
         if let Some(id) = restored.checkpoint_id {
             self.checkpoints.coordinator.restored_from(id);
         }
@@ -332,6 +347,10 @@ impl JobMaster {
         else {
             return self.initial_restore();
         };
+        let parent = destination
+            .dir
+            .rsplit_once('/')
+            .map_or("", |(parent, _)| parent);
         RestoredJob::load(
             destination.storage.as_ref(),
             &destination.dir,
@@ -339,6 +358,7 @@ impl JobMaster {
             self.topology(),
             true,
         )
+        .map(|r| r.with_native_files(NativeFileSource::new(destination.storage.clone(), parent)))
         .map_err(|e| JobError::Startup {
             job: self.job_name.clone(),
             message: format!("cannot restore from {}: {e}", destination.location()),
@@ -661,7 +681,10 @@ impl JobMaster {
     fn delete_incomplete(&mut self, id: CheckpointId) {
         self.checkpoints.in_flight.remove(&id);
         if let Some(destination) = self.checkpoints.destinations.remove(&id) {
-            let _ = self.writer.send(WriteJob::Delete { destination });
+            let _ = self.writer.send(WriteJob::Delete {
+                destination,
+                id: Some(id),
+            });
         }
     }
 
@@ -762,7 +785,10 @@ impl JobMaster {
                 }
                 Action::Discard { id } => {
                     if let Some(destination) = self.checkpoints.completed.remove(&id) {
-                        let _ = self.writer.send(WriteJob::Delete { destination });
+                        let _ = self.writer.send(WriteJob::Delete {
+                            destination,
+                            id: Some(id),
+                        });
                     }
                     self.checkpoints.destinations.remove(&id);
                 }

@@ -3,7 +3,7 @@
 use crate::context::RuntimeContext;
 use crate::metrics::OperatorCounters;
 use crate::time::ProcessingTimeService;
-use runnel_checkpoint::OperatorSubtaskState;
+use runnel_checkpoint::{NativeFileSource, OperatorSubtaskState};
 use runnel_config::StateBackendType;
 use runnel_types::KeyGroupRange;
 use std::sync::Arc;
@@ -19,7 +19,9 @@ pub struct OperatorParameters {
     pub(crate) state_backend: StateBackendType,
     pub(crate) counters: OperatorCounters,
     pub(crate) restored: Option<Arc<OperatorSubtaskState>>,
+    pub(crate) native_files: Option<NativeFileSource>,
     pub(crate) checkpointing: bool,
+    pub(crate) incremental: bool,
 }
 
 impl OperatorParameters {
@@ -38,7 +40,9 @@ impl OperatorParameters {
             state_backend: StateBackendType::default(),
             counters: OperatorCounters::default(),
             restored: None,
+            native_files: None,
             checkpointing: false,
+            incremental: false,
         }
     }
 
@@ -47,6 +51,24 @@ impl OperatorParameters {
     /// read it when they are created.
     pub fn restored_state(&self) -> Option<&OperatorSubtaskState> {
         self.restored.as_deref()
+    }
+
+    /// Where the files of restored native keyed state (incremental
+    /// checkpoints) are to be downloaded from.
+    pub fn restored_native_files(&self) -> Option<&NativeFileSource> {
+        self.native_files.as_ref()
+    }
+
+    /// Whether keyed state on the LSM backend is checkpointed incrementally
+    /// (`execution.checkpointing.incremental`).
+    pub fn incremental_checkpoints(&self) -> bool {
+        self.incremental
+    }
+
+    /// Checkpoints keyed state incrementally (operator tests).
+    pub fn with_incremental_checkpoints(mut self, incremental: bool) -> Self {
+        self.incremental = incremental;
+        self
     }
 
     /// Whether the job takes checkpoints (a transactional sink then commits on

@@ -24,6 +24,8 @@ pub struct KeyedRuntime<K: Key, N = ()> {
     pub(crate) timers: InternalTimerService<K, N>,
     pub(crate) time: ProcessingTimeService,
     pub(crate) runtime: RuntimeContext,
+    /// Checkpoints (not savepoints) take the LSM backend's files.
+    incremental: bool,
 }
 
 impl<K: Key, N: Clone + PartialEq + Serialize + DeserializeOwned> KeyedRuntime<K, N> {
@@ -61,11 +63,42 @@ impl<K: Key, N: Clone + PartialEq + Serialize + DeserializeOwned> KeyedRuntime<K
             timers: InternalTimerService::new(),
             time,
             runtime: params.runtime().clone(),
+            incremental: params.incremental_checkpoints() && backend != StateBackendKind::Heap,
         };
         if let Some(restored) = params.restored_state() {
+            if !restored.native.is_empty() {
+                keyed.restore_native(restored, params, backend)?;
+            }
             keyed.restore(restored)?;
         }
         Ok(keyed)
+    }
+
+    /// Restores keyed state kept as RocksDB files (an incremental checkpoint).
+    fn restore_native(
+        &mut self,
+        restored: &OperatorSubtaskState,
+        params: &OperatorParameters,
+        backend: StateBackendKind,
+    ) -> Result<(), BoxError> {
+        match backend {
+            #[cfg(feature = "rocksdb")]
+            StateBackendKind::Lsm(options) => super::native_state::restore(
+                &mut self.store,
+                restored,
+                params.restored_native_files(),
+                &options,
+            ),
+            _ => {
+                let _ = (params, restored);
+                Err(
+                    "the snapshot holds this operator's keyed state as RocksDB files (an \
+                     incremental checkpoint), which only `state.backend.type: rocksdb` restores; \
+                     restore from a savepoint to change the backend"
+                        .into(),
+                )
+            }
+        }
     }
 
     /// Adds the key groups of `restored` (state registered later picks up its
@@ -89,7 +122,9 @@ impl<K: Key, N: Clone + PartialEq + Serialize + DeserializeOwned> KeyedRuntime<K
     pub fn snapshot_state(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<(), BoxError> {
         let assigner = KeyGroupAssigner::new(self.runtime.max_parallelism());
         let mut groups: BTreeMap<KeyGroup, KeyGroupState> = BTreeMap::new();
+        let native = self.incremental && !ctx.kind().is_savepoint() && self.defer_native(ctx)?;
         let now = match self.store.detach_snapshot() {
+            _ if native => Vec::new(),
             Some(detached) => {
                 ctx.defer_key_groups(Box::new(move || {
                     detached.write().map_err(|e| e.to_string())
@@ -120,6 +155,18 @@ impl<K: Key, N: Clone + PartialEq + Serialize + DeserializeOwned> KeyedRuntime<K
         }
         ctx.state().key_groups = groups.into_values().collect();
         Ok(())
+    }
+
+    /// Hands the store's files to an incremental checkpoint; `false` if it
+    /// takes a canonical one.
+    #[cfg(feature = "rocksdb")]
+    fn defer_native(&mut self, ctx: &mut StateSnapshotContext<'_>) -> Result<bool, BoxError> {
+        super::native_state::defer_snapshot(&mut self.store, ctx)
+    }
+
+    #[cfg(not(feature = "rocksdb"))]
+    fn defer_native(&mut self, _ctx: &mut StateSnapshotContext<'_>) -> Result<bool, BoxError> {
+        Ok(false)
     }
 
     /// Makes `key` the current key of state and timers.

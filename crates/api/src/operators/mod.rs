@@ -7,6 +7,8 @@ pub mod interval_join;
 pub mod keyed;
 pub mod keyed_process;
 pub mod map;
+#[cfg(feature = "rocksdb")]
+mod native_state;
 pub mod process;
 pub mod reduce;
 pub mod window;

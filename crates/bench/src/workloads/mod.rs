@@ -160,6 +160,8 @@ pub struct RunOptions {
     pub checkpoint_mode: CheckpointMode,
     /// Where checkpoints go; `None`: memory.
     pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Incremental checkpoints of LSM state.
+    pub incremental_checkpoints: bool,
     /// Where keyed state lives.
     pub state_backend: StateBackendType,
     /// Task failures to inject, at seeded random points.
@@ -222,6 +224,7 @@ impl RunOptions {
         };
         c.checkpointing.interval = self.checkpoint_interval;
         c.checkpointing.dir = self.checkpoint_dir.clone();
+        c.checkpointing.incremental = self.incremental_checkpoints;
         match self.checkpoint_mode {
             CheckpointMode::ExactlyOnce => {}
             CheckpointMode::AtLeastOnce => c.checkpointing.mode = CheckpointingMode::AtLeastOnce,

@@ -67,6 +67,12 @@ pub trait KeyedTable<K>: 'static {
     /// [`crate::ttl`]).
     fn cleanup_incrementally(&mut self, now: i64);
 
+    /// Writes what the table caches to its backend's store (before the store's
+    /// own files are snapshotted). A no-op by default.
+    fn flush(&mut self) -> Result<(), StateError> {
+        Ok(())
+    }
+
     /// Appends the entries of key group `group` (an index into the range) to
     /// `out`: a count, then the entries encoded with `RecordCodec` (the format is
     /// documented in the crate's `keyed/encoding.rs`); returns the number of keys

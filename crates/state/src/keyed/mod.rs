@@ -21,6 +21,8 @@ mod list;
 mod lsm;
 mod map;
 mod namespaced;
+#[cfg(feature = "rocksdb")]
+mod native;
 mod reducing;
 mod register;
 mod slot;
@@ -34,7 +36,9 @@ pub use aggregating::AggregatingState;
 pub use backend::StateBackendKind;
 pub use list::ListState;
 #[cfg(feature = "rocksdb")]
-pub use lsm::LsmOptions;
+pub use lsm::{
+    LsmOptions, NativeKeyedSnapshot, NativeRestore, NativeSnapshotFile, NativeStateMeta,
+};
 pub use map::MapState;
 pub use namespaced::NamespacedValueState;
 pub use reducing::ReducingState;
@@ -82,7 +86,7 @@ pub enum StateKind {
 
 impl StateKind {
     /// The kind's code in snapshots.
-    pub(crate) fn code(self) -> u8 {
+    pub fn code(self) -> u8 {
         match self {
             StateKind::Value => 1,
             StateKind::List => 2,
@@ -94,7 +98,7 @@ impl StateKind {
     }
 
     /// The kind of a snapshot code.
-    pub(crate) fn from_code(code: u8) -> Option<StateKind> {
+    pub fn from_code(code: u8) -> Option<StateKind> {
         [
             StateKind::Value,
             StateKind::List,

@@ -174,6 +174,18 @@ impl<K: Key> KeyedStateStore<K> {
             }
             self.pending.remove(p);
         }
+        #[cfg(feature = "rocksdb")]
+        if let Some(n) = self.native_unregistered.iter().position(|n| n.name == name) {
+            let restored = self.native_unregistered[n].kind;
+            if restored != signature.kind {
+                return Err(StateError::RestoredIncompatible {
+                    name: name.to_string(),
+                    restored: format!("{restored} state"),
+                    requested: signature.describe(ttl),
+                });
+            }
+            self.native_unregistered.remove(n);
+        }
         self.states.push(Registered {
             name: name.to_string(),
             signature,

@@ -59,6 +59,8 @@ impl<K: Key> KeyedStateStore<K> {
 
     /// Snapshots every key group of the range that holds state, in key-group order.
     pub fn snapshot_key_groups(&self) -> Result<Vec<(KeyGroup, Vec<u8>)>, StateError> {
+        #[cfg(feature = "rocksdb")]
+        self.check_canonical()?;
         let mut out = Vec::new();
         for g in self.range.start..=self.range.end {
             let group = KeyGroup(g as u16);
@@ -135,6 +137,10 @@ impl<K: Key> KeyedStateStore<K> {
     /// [`DetachedKeyedSnapshot::write`] serializes, on any thread, exactly what
     /// `snapshot_key_groups` would have returned now.
     pub fn detach_snapshot(&mut self) -> Option<DetachedKeyedSnapshot> {
+        #[cfg(feature = "rocksdb")]
+        if self.check_canonical().is_err() {
+            return None;
+        }
         let mut states = Vec::with_capacity(self.states.len());
         for state in &mut self.states {
             states.push((
@@ -154,6 +160,8 @@ impl<K: Key> KeyedStateStore<K> {
     }
 
     fn snapshot_group(&self, group: KeyGroup) -> Result<(Vec<u8>, u32), StateError> {
+        #[cfg(feature = "rocksdb")]
+        self.check_canonical()?;
         let index = self.group_index(group)?;
         let now = (self.time)();
         let mut out = SnapshotWriter::new(group);

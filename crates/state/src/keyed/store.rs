@@ -28,6 +28,10 @@ pub struct KeyedStateStore<K: Key> {
     /// The database of the LSM backend, opened when the first state registers.
     #[cfg(feature = "rocksdb")]
     pub(super) lsm: Option<Rc<super::lsm::LsmDb>>,
+    /// States restored from the LSM backend's own files that are not
+    /// registered yet (their entries are in the database).
+    #[cfg(feature = "rocksdb")]
+    pub(super) native_unregistered: Vec<super::lsm::NativeStateMeta>,
 }
 
 /// The current key and where its entries live.
@@ -109,6 +113,8 @@ impl<K: Key> KeyedStateStore<K> {
             pending: Vec::new(),
             #[cfg(feature = "rocksdb")]
             lsm: None,
+            #[cfg(feature = "rocksdb")]
+            native_unregistered: Vec::new(),
         }
     }
 

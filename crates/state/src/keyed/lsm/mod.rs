@@ -35,6 +35,7 @@
 //! The incremental per-access cleanup is not run on this backend.
 
 mod cache;
+mod native;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -52,7 +53,8 @@ use rocksdb::{
 use runnel_types::{Data, Key, RecordCodec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -108,11 +110,22 @@ struct Shared {
     dir: OwnedDir,
 }
 
+pub use native::{NativeKeyedSnapshot, NativeRestore, NativeSnapshotFile, NativeStateMeta};
+
 /// The RocksDB instance of one store.
 pub(crate) struct LsmDb {
     shared: Arc<Shared>,
     write: WriteOptions,
-    next_id: Cell<u32>,
+    /// Names this instance in the names of its files kept by checkpoints.
+    uid: String,
+    /// The key prefix of each state, by name: kept across a restore from the
+    /// database's own files, so their entries are found again.
+    ids: RefCell<BTreeMap<String, u32>>,
+    /// Entries of each state restored from files, until it is registered.
+    restored_counts: RefCell<HashMap<String, usize>>,
+    /// Where each restored data file was downloaded from (so a checkpoint can
+    /// reference the copy instead of uploading it again).
+    restored_from: HashMap<String, String>,
     /// The budget of the tables' write-back caches.
     budget: Rc<cache::Budget>,
 }
@@ -138,36 +151,63 @@ fn backend_error(state: &str, e: impl std::fmt::Display) -> StateError {
     }
 }
 
+/// A fresh directory `runnel-lsm-<what>-<pid>-<n>` under the options' working
+/// directory, deleted when dropped.
+fn fresh_dir(options: &LsmOptions, what: &str) -> Result<OwnedDir, StateError> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = options
+        .local_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let fail = |what: &str, e: &dyn std::fmt::Display| StateError::Backend {
+        state: "(lsm store)".to_string(),
+        message: format!("{what} in {}: {e}", base.display()),
+    };
+    std::fs::create_dir_all(&base).map_err(|e| fail("cannot create the working directory", &e))?;
+    // pid and a counter name the directory; one left by an earlier process of
+    // the same pid is skipped.
+    loop {
+        let path = base.join(format!(
+            "runnel-lsm-{what}{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(OwnedDir(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(fail("cannot create a store directory", &e)),
+        }
+    }
+}
+
+/// A name for a database instance, unique across processes and runs: the
+/// standard library's per-process random hash keys, the pid and a counter.
+fn instance_uid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+    format!("{:016x}", h.finish())
+}
+
 impl LsmDb {
     /// Opens a database in a fresh directory under the options' working directory.
     pub(crate) fn open(options: &LsmOptions) -> Result<LsmDb, StateError> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let base = options
-            .local_dir
-            .map(Path::to_path_buf)
-            .unwrap_or_else(std::env::temp_dir);
+        Self::open_in(options, fresh_dir(options, "")?, BTreeMap::new())
+    }
+
+    /// Opens the database in `dir` (empty, or restored files), with the state
+    /// ids its files use.
+    fn open_in(
+        options: &LsmOptions,
+        dir: OwnedDir,
+        ids: BTreeMap<String, u32>,
+    ) -> Result<LsmDb, StateError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| StateError::Backend {
             state: "(lsm store)".to_string(),
-            message: format!("{what} in {}: {e}", base.display()),
+            message: format!("{what} in {}: {e}", dir.0.display()),
         };
-        std::fs::create_dir_all(&base)
-            .map_err(|e| fail("cannot create the working directory", &e))?;
-        // pid and a counter name the directory; one left by an earlier process
-        // of the same pid is skipped.
-        let path = loop {
-            let path = base.join(format!(
-                "runnel-lsm-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            match std::fs::create_dir(&path) {
-                Ok(()) => break path,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(fail("cannot create a store directory", &e)),
-            }
-        };
-        let dir = OwnedDir(path);
-
         let budget = options.memory_budget.max(1024 * 1024);
         let cache = Cache::new_lru_cache(budget / 2)
             .map_err(|e| fail("cannot create the block cache", &e))?;
@@ -200,7 +240,10 @@ impl LsmDb {
                 dir,
             }),
             write,
-            next_id: Cell::new(0),
+            uid: instance_uid(),
+            ids: RefCell::new(ids),
+            restored_counts: RefCell::new(HashMap::new()),
+            restored_from: HashMap::new(),
             budget: cache::Budget::new(budget / 4),
         })
     }
@@ -217,10 +260,21 @@ impl LsmDb {
         self.budget.set_limit(bytes);
     }
 
-    fn new_id(&self) -> u32 {
-        let id = self.next_id.get();
-        self.next_id.set(id.wrapping_add(1));
+    /// The key prefix of state `name`: the one its restored entries have, or
+    /// the next unused one.
+    pub(crate) fn id_for(&self, name: &str) -> u32 {
+        let mut ids = self.ids.borrow_mut();
+        if let Some(id) = ids.get(name) {
+            return *id;
+        }
+        let id = ids.values().max().map_or(0, |m| m + 1);
+        ids.insert(name.to_string(), id);
         id
+    }
+
+    /// The number of entries restored from files for state `name`.
+    fn take_restored_count(&self, name: &str) -> usize {
+        self.restored_counts.borrow_mut().remove(name).unwrap_or(0)
     }
 }
 
@@ -323,14 +377,14 @@ impl Base {
             db: Rc::clone(db),
             meta: Meta {
                 name: spec.name.to_string(),
-                id: db.new_id(),
+                id: db.id_for(spec.name),
                 start: spec.range.start,
                 groups: spec.range.len() as usize,
                 expiry: Expiry {
                     ttl: spec.ttl.copied(),
                 },
             },
-            count: 0,
+            count: db.take_restored_count(spec.name),
         }
     }
 
@@ -614,6 +668,11 @@ impl<K: Key, L: Layout<K>> KeyedTable<K> for LsmTable<K, L> {
     }
 
     fn cleanup_incrementally(&mut self, _now: i64) {}
+
+    fn flush(&mut self) -> Result<(), StateError> {
+        let (cache, base) = self.parts();
+        cache.flush(base)
+    }
 
     fn snapshot_key_group(
         &self,

@@ -91,7 +91,7 @@ fn clean_stamped(base: &mut Base, group: usize, now: i64) -> Result<usize, State
     Ok(removed)
 }
 
-fn list_len(bytes: &[u8]) -> usize {
+pub(super) fn list_len(bytes: &[u8]) -> usize {
     bytes
         .first_chunk::<COUNT_LEN>()
         .map_or(0, |c| u32::from_le_bytes(*c) as usize)

@@ -549,3 +549,5 @@ proptest! {
         prop_assert_eq!(write_elsewhere(detached), expected);
     }
 }
+
+mod native;
