@@ -156,7 +156,7 @@ impl OutputChannel for LocalOutput {
             if producer.is_cancelled() {
                 return Err(NetworkError::Cancelled(ch.id));
             }
-            producer.park_until(None);
+            producer.park_backpressured_until(None);
         }
     }
 

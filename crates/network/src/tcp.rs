@@ -976,7 +976,7 @@ impl OutputChannel for TcpOutput {
                 if producer.is_cancelled() {
                     return Err(NetworkError::Cancelled(ch.id));
                 }
-                producer.park_until(None);
+                producer.park_backpressured_until(None);
             },
             ChannelMessage::Barrier(b) => (K_BARRIER, encode_barrier(&b)),
             ChannelMessage::EndOfPartition => (K_END_OF_PARTITION, Vec::new()),

@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::environment::{CounterRegistry, ExecutableJob};
 use crate::error::JobError;
 use crate::job_master::{JobMaster, MasterEvent, operator_totals, random_hex};
+use crate::status::{JobStatus, JobStatusBoard};
 use runnel_types::{NodeId, SnapshotKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -121,6 +122,11 @@ impl LocalExecutor {
         let (outbox, inbox) = mpsc::channel();
         let counters: Arc<Mutex<Arc<CounterRegistry>>> =
             Arc::new(Mutex::new(Arc::new(HashMap::new())));
+        let status = Arc::new(JobStatusBoard::new(
+            job.clone(),
+            job_id.clone(),
+            self.clock.now_millis(),
+        ));
         let master = JobMaster::new(
             job.clone(),
             job_id.clone(),
@@ -129,6 +135,7 @@ impl LocalExecutor {
             inbox,
             outbox.clone(),
             counters.clone(),
+            status.clone(),
         )?;
         let (result_tx, result_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -151,6 +158,7 @@ impl LocalExecutor {
             result: result_rx,
             thread: Some(thread),
             counters,
+            status,
         })
     }
 }
@@ -243,9 +251,20 @@ pub struct JobClient {
     result: Receiver<Result<JobExecutionResult, JobError>>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Mutex<Arc<CounterRegistry>>>,
+    status: Arc<JobStatusBoard>,
 }
 
 impl JobClient {
+    /// The job's state, vertices, failures and checkpoints as of now.
+    pub fn status(&self) -> JobStatus {
+        self.status.snapshot()
+    }
+
+    /// The job master's live record of the job (it outlives the job).
+    pub fn status_board(&self) -> Arc<JobStatusBoard> {
+        self.status.clone()
+    }
+
     /// The job's name.
     pub fn job_name(&self) -> &str {
         &self.job_name

@@ -17,6 +17,7 @@ use crate::error::{JobError, TaskError};
 use crate::executor::{JobExecutionResult, OperatorResult};
 use crate::failover::{RestartBackoff, RestartDecision};
 use crate::snapshot_writer::{self, Destination, WriteDone, WriteJob, WriteQueue};
+use crate::status::{CheckpointRecord, CheckpointState, JobState, JobStatusBoard, SubtaskState};
 use crate::task::{StreamTask, is_consequence_of_cancellation};
 use crate::time::ProcessingTimeService;
 use runnel_checkpoint::{
@@ -39,6 +40,8 @@ use std::time::{Duration, Instant};
 const CANCELLATION_GRACE: Duration = Duration::from_secs(10);
 /// Longest wait between two ticks of the coordinator.
 const TICK: Duration = Duration::from_millis(10);
+/// How often the tasks' busy/idle/backpressured time is sampled.
+const TIME_SAMPLE: Duration = Duration::from_secs(1);
 
 /// Where a job restores from at its first start (`-s` / `restore_from`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,9 +124,11 @@ pub(crate) struct JobMaster {
     started: Instant,
     stopped_with_savepoint: Option<String>,
     periodic: bool,
+    status: Arc<JobStatusBoard>,
 }
 
 impl JobMaster {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         job: Arc<ExecutableJob>,
         job_id: String,
@@ -132,6 +137,7 @@ impl JobMaster {
         inbox: Receiver<MasterEvent>,
         outbox: Sender<MasterEvent>,
         counters: Arc<Mutex<Arc<CounterRegistry>>>,
+        status: Arc<JobStatusBoard>,
     ) -> Result<Self, JobError> {
         let job_name = job.plan.stream_graph.job_name.clone();
         let startup = |message: String| JobError::Startup {
@@ -222,14 +228,27 @@ impl JobMaster {
             started: Instant::now(),
             stopped_with_savepoint: None,
             periodic,
+            status,
         })
     }
 
     /// Runs the job to its end and returns the outcome.
     pub(crate) fn run(mut self) -> Result<JobExecutionResult, JobError> {
-        let restored = self.initial_restore()?;
-        self.deploy(restored)?;
-        let outcome = self.event_loop();
+        let outcome = self
+            .initial_restore()
+            .and_then(|restored| self.deploy(restored))
+            .and_then(|()| self.event_loop());
+        let state = match &outcome {
+            Ok(_) => JobState::Finished,
+            Err(JobError::Cancelled { .. }) => JobState::Canceled,
+            Err(e) => {
+                if !matches!(e, JobError::Failed { .. }) {
+                    self.status.failed(None, e.to_string(), self.now());
+                }
+                JobState::Failed
+            }
+        };
+        self.status.set_state(state, self.now());
         // Leave no task behind on the way out.
         for t in &self.tasks {
             t.signal.cancel();
@@ -335,6 +354,7 @@ impl JobMaster {
         };
         if let Some(id) = restored.checkpoint_id {
             self.checkpoints.coordinator.restored_from(id);
+            self.record_restore(id, &restored.location);
         }
         Ok(restored)
     }
@@ -359,6 +379,11 @@ impl JobMaster {
             true,
         )
         .map(|r| r.with_native_files(NativeFileSource::new(destination.storage.clone(), parent)))
+        .inspect(|r| {
+            if let Some(id) = r.checkpoint_id {
+                self.record_restore(id, &r.location);
+            }
+        })
         .map_err(|e| JobError::Startup {
             job: self.job_name.clone(),
             message: format!("cannot restore from {}: {e}", destination.location()),
@@ -394,6 +419,7 @@ impl JobMaster {
             })
         };
         self.tasks.clear();
+        let mut probes = Vec::new();
         for vertex in &plan.job_graph.vertices {
             for subtask in 0..vertex.parallelism {
                 let id = TaskId {
@@ -401,6 +427,7 @@ impl JobMaster {
                     subtask,
                 };
                 let signal = Arc::new(TaskSignal::new());
+                probes.push((vertex.id, subtask, signal.clone()));
                 let mailbox = Arc::new(TaskMailbox::new(signal.clone()));
                 self.tasks.push(DeployedTask {
                     id,
@@ -487,6 +514,9 @@ impl JobMaster {
                 }
             }
         }
+        let now = self.now();
+        self.status.deployed(self.attempt, counters, probes, now);
+        self.status.set_state(JobState::Running, now);
         Ok(())
     }
 
@@ -507,6 +537,7 @@ impl JobMaster {
             {
                 return outcome;
             }
+            self.status.sample(TIME_SAMPLE);
             if self.ending.is_none() {
                 let now = self.now();
                 let actions = self.checkpoints.coordinator.handle(Event::Tick { now });
@@ -538,6 +569,12 @@ impl JobMaster {
                 if let Some(t) = self.tasks.iter_mut().find(|t| t.id == task) {
                     t.exited = true;
                 }
+                let state = match &result {
+                    Ok(()) => SubtaskState::Finished,
+                    Err(e) if is_consequence_of_cancellation(e) => SubtaskState::Canceled,
+                    Err(_) => SubtaskState::Failed,
+                };
+                self.status.subtask_ended(task.vertex, task.subtask, state);
                 if let Err(e) = result {
                     self.fail(e);
                 }
@@ -598,11 +635,21 @@ impl JobMaster {
                     return Ok(None);
                 }
                 let event = match result {
-                    Ok(file) => Event::Acknowledge {
-                        id,
-                        task,
-                        state: file,
-                    },
+                    Ok((file, bytes)) => {
+                        let now = self.now();
+                        self.status.checkpoints(|c| {
+                            if let Some(r) = c.history.iter_mut().find(|r| r.id == id.0) {
+                                r.acknowledged += 1;
+                                r.latest_ack_timestamp = now;
+                                r.state_size += bytes;
+                            }
+                        });
+                        Event::Acknowledge {
+                            id,
+                            task,
+                            state: file,
+                        }
+                    }
                     Err(message) => Event::Decline {
                         id,
                         task,
@@ -616,7 +663,14 @@ impl JobMaster {
             }
             MasterEvent::Written(WriteDone::Metadata { id, result }) => {
                 let event = match result {
-                    Ok(_) => {
+                    Ok(location) => {
+                        self.status.checkpoints(|c| {
+                            if let Some(r) = c.history.iter_mut().find(|r| r.id == id.0) {
+                                r.state = CheckpointState::Completed;
+                                r.external_path = Some(location.clone());
+                                c.completed += 1;
+                            }
+                        });
                         if let Some(d) = self.checkpoints.destinations.get(&id) {
                             self.checkpoints.completed.insert(id, d.clone());
                         }
@@ -637,6 +691,7 @@ impl JobMaster {
             }
             MasterEvent::Cancel => {
                 if !matches!(self.ending, Some((Ending::Cancel, _))) {
+                    self.status.set_state(JobState::Cancelling, self.now());
                     self.cancel_tasks();
                     self.ending = Some((Ending::Cancel, Instant::now() + CANCELLATION_GRACE));
                 }
@@ -675,6 +730,15 @@ impl JobMaster {
                 outcome
             }
         }
+    }
+
+    /// Notes a restore from checkpoint `id` at `location`.
+    fn record_restore(&self, id: CheckpointId, location: &str) {
+        let now = self.now();
+        self.status.checkpoints(|c| {
+            c.restored += 1;
+            c.latest_restore = Some((id.0, location.to_string(), now));
+        });
     }
 
     /// Deletes what an aborted checkpoint or savepoint had written.
@@ -752,6 +816,26 @@ impl JobMaster {
                         }
                     }
                     self.destination(barrier.id, barrier.kind);
+                    let total = self.tasks.len() as u32;
+                    // Tasks triggered later for the same checkpoint (their
+                    // inputs finished) do not start another record.
+                    self.status.checkpoints(|c| {
+                        if c.history.iter().any(|r| r.id == barrier.id.0) {
+                            return;
+                        }
+                        c.history.push(CheckpointRecord {
+                            id: barrier.id.0,
+                            is_savepoint: barrier.kind.is_savepoint(),
+                            state: CheckpointState::InProgress,
+                            trigger_timestamp: barrier.timestamp,
+                            latest_ack_timestamp: barrier.timestamp,
+                            acknowledged: 0,
+                            total,
+                            state_size: 0,
+                            external_path: None,
+                            failure: None,
+                        })
+                    });
                     for t in &tasks {
                         self.post(*t, TaskControl::Trigger(barrier));
                     }
@@ -778,6 +862,13 @@ impl JobMaster {
                 }
                 Action::NotifyAborted { id, tasks, reason } => {
                     log::info!("job `{}`: {reason}", self.job_name);
+                    self.status.checkpoints(|c| {
+                        if let Some(r) = c.history.iter_mut().find(|r| r.id == id.0) {
+                            r.state = CheckpointState::Failed;
+                            r.failure = Some(reason.clone());
+                            c.failed += 1;
+                        }
+                    });
                     for t in &tasks {
                         self.post(*t, TaskControl::Abort(id));
                     }
@@ -920,6 +1011,7 @@ impl JobMaster {
     fn fail(&mut self, e: TaskError) {
         match &mut self.ending {
             None => {
+                self.status.set_state(JobState::Failing, self.now());
                 self.cancel_tasks();
                 self.ending = Some((Ending::Failure(e), Instant::now() + CANCELLATION_GRACE));
             }
@@ -957,6 +1049,7 @@ impl JobMaster {
                 job: self.job_name.clone(),
             }))),
             Ending::Failure(cause) => {
+                self.status.failed(None, cause.to_string(), self.now());
                 let decision = if cause.is_retryable() {
                     self.restart.on_failure(self.now())
                 } else {
@@ -978,6 +1071,7 @@ impl JobMaster {
                         .unwrap_or_else(|| "its start".to_string())
                 );
                 let now = self.now();
+                self.status.set_state(JobState::Restarting, now);
                 let actions = self.checkpoints.coordinator.reset(now);
                 self.apply(actions)?;
                 self.checkpoints.replies.clear();

@@ -42,6 +42,7 @@ pub mod sink;
 mod snapshot_writer;
 pub mod source;
 pub mod source_function;
+pub mod status;
 pub mod task;
 pub mod time;
 pub mod timers;

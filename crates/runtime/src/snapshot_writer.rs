@@ -134,7 +134,8 @@ pub(crate) enum WriteDone {
         id: CheckpointId,
         task: TaskId,
         attempt: u32,
-        result: Result<String, String>,
+        /// The file and the bytes of state it holds or references.
+        result: Result<(String, u64), String>,
     },
     Metadata {
         id: CheckpointId,
@@ -169,14 +170,17 @@ pub(crate) fn spawn(
                         };
                         let result = snapshot
                             .complete(&mut uploader)
-                            .and_then(|s| s.encode().map_err(|e| e.to_string()))
-                            .and_then(|bytes| {
+                            .and_then(|s| {
+                                let size = s.state_size() as u64;
+                                s.encode().map(|b| (b, size)).map_err(|e| e.to_string())
+                            })
+                            .and_then(|(bytes, size)| {
                                 destination
                                     .storage
                                     .write(&destination.path(&file), &bytes)
                                     .map_err(|e| e.to_string())
-                            })
-                            .map(|()| file);
+                                    .map(|()| (file, size.max(bytes.len() as u64)))
+                            });
                         done(WriteDone::TaskState {
                             id,
                             task,

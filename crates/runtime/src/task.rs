@@ -126,7 +126,8 @@ impl StreamTask {
                 }
             }
             if !self.processor.is_output_available() {
-                self.signal.park_until(self.wake_deadline(next_flush));
+                self.signal
+                    .park_backpressured_until(self.wake_deadline(next_flush));
                 continue;
             }
             match self.processor.process_input()? {
