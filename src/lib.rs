@@ -27,7 +27,9 @@ pub use runnel_api as api;
 pub use runnel_checkpoint as checkpoint;
 pub use runnel_config as config;
 pub use runnel_connectors as connectors;
+pub use runnel_jobmanager as jobmanager;
 pub use runnel_plan as plan;
+pub use runnel_rest as rest;
 pub use runnel_runtime as runtime;
 pub use runnel_types as types;
 

@@ -37,11 +37,22 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "runnel-runtime",
             "runnel-connectors",
             "runnel-checkpoint",
+            "runnel-jobmanager",
+            "runnel-rest",
         ],
     ),
     (
         "runnel-cli",
         &["runnel-config", "runnel-api", "runnel-plan"],
+    ),
+    (
+        "runnel-jobmanager",
+        &[
+            "runnel-runtime",
+            "runnel-rest",
+            "runnel-webui",
+            "runnel-metrics",
+        ],
     ),
     ("runnel-bench", &["runnel"]),
 ];

@@ -600,3 +600,12 @@ fn savepoints_resumes_at_another_parallelism_with_the_same_counts() {
         "{stdout}"
     );
 }
+
+#[test]
+fn web_ui_serves_while_the_job_runs_and_counts_every_window() {
+    let stdout = run("web_ui", &["--seconds", "2", "--port", "0"], &[]);
+    assert!(
+        stdout.starts_with("counted 8 page-second windows"),
+        "{stdout}"
+    );
+}

@@ -532,7 +532,16 @@ impl StreamExecutionEnvironment {
     /// or cancel it.
     pub fn execute_async(&self, job_name: &str) -> Result<JobClient, JobError> {
         let job = self.take_job(job_name)?;
+        let rest = job.config.rest.clone();
         let clock = self.inner.borrow().clock.clone();
-        LocalExecutor::new().with_clock(clock).submit(job)
+        let client = LocalExecutor::new().with_clock(clock).submit(job)?;
+        if rest.enabled
+            && let Err(e) = crate::web_monitor::serve(&client, &rest)
+        {
+            client.cancel();
+            let _ = client.wait();
+            return Err(e);
+        }
+        Ok(client)
     }
 }

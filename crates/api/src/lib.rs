@@ -22,6 +22,7 @@ mod keyed_functions;
 pub mod operators;
 mod prototype;
 mod signal;
+mod web_monitor;
 mod window_join;
 mod windowed_stream;
 pub mod windowing;

@@ -11,6 +11,7 @@ mod checkpointing;
 mod error;
 mod fault;
 mod options;
+mod rest;
 mod s3;
 mod values;
 mod yaml;
@@ -19,6 +20,7 @@ pub use checkpointing::{CheckpointingConfig, CheckpointingMode, RestartStrategyC
 pub use error::ConfigError;
 pub use fault::FaultInjection;
 pub use options::{ConfigOption, OPTIONS, ValueKind};
+pub use rest::RestConfig;
 pub use s3::S3Config;
 pub use values::{BufferTimeout, parse_duration, parse_memory_size};
 
@@ -68,6 +70,8 @@ pub struct Configuration {
     pub fault_injection: Option<FaultInjection>,
     /// `s3.*`: how `s3://` checkpoint and savepoint directories are reached.
     pub s3: S3Config,
+    /// `rest.*`: the REST API and web UI.
+    pub rest: RestConfig,
 }
 
 /// The keyed state backend (`state.backend.type`).
@@ -119,6 +123,7 @@ impl Default for Configuration {
             restart_strategy: None,
             fault_injection: None,
             s3: S3Config::default(),
+            rest: RestConfig::default(),
         }
     }
 }
@@ -160,7 +165,8 @@ impl Configuration {
                 &mut config.restart_strategy,
             )
             .or_else(|| fault::parse(option.key, v, &mut config.fault_injection))
-            .or_else(|| s3::parse(option.key, v, &mut config.s3));
+            .or_else(|| s3::parse(option.key, v, &mut config.s3))
+            .or_else(|| rest::parse(option.key, v, &mut config.rest));
             if let Some(result) = parsed {
                 result.map_err(bad)?;
                 continue;

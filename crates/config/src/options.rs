@@ -331,6 +331,36 @@ pub const OPTIONS: &[ConfigOption] = &[
         default: "",
         description: "true: address the bucket in the URL path (`endpoint/bucket`, usual for MinIO); false: in the host name (`bucket.endpoint`). Unset: path style with an endpoint, AWS_VIRTUAL_HOSTED_STYLE_REQUEST else.",
     },
+    ConfigOption {
+        key: "rest.enabled",
+        kind: ValueKind::Bool,
+        default: "false",
+        description: "Serve the REST API and the web UI while an embedded job runs.",
+    },
+    ConfigOption {
+        key: "rest.bind-address",
+        kind: ValueKind::Text,
+        default: "127.0.0.1",
+        description: "Address the REST API and web UI listen on; another than loopback exposes them to the network.",
+    },
+    ConfigOption {
+        key: "rest.address",
+        kind: ValueKind::Text,
+        default: "127.0.0.1",
+        description: "Alias of rest.bind-address.",
+    },
+    ConfigOption {
+        key: "rest.port",
+        kind: ValueKind::Text,
+        default: "8081",
+        description: "Port of the REST API and web UI (0: any free port).",
+    },
+    ConfigOption {
+        key: "rest.bearer-token",
+        kind: ValueKind::Text,
+        default: "",
+        description: "When set, REST API calls need `Authorization: Bearer <token>` (the UI's own files do not).",
+    },
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static ConfigOption> {

@@ -1,0 +1,374 @@
+//! The [`Dispatcher`]: every job the JobManager knows, running or ended.
+//!
+//! Invariants:
+//! - a job id is registered once; the Dispatcher keeps jobs in registration
+//!   order;
+//! - a job is *live* (its [`JobHandle`] is kept) until a snapshot shows it in a
+//!   terminal state; then only that final snapshot is kept (the handle, and with
+//!   it the job's plan and functions, is dropped), as Flink's archived
+//!   execution graphs;
+//! - at most [`DispatcherConfig::max_finished_jobs`] ended jobs are kept; the
+//!   one that ended first is forgotten first, with its savepoint requests;
+//! - the lock on the job table is never held while a job is asked for its
+//!   status, so a slow job master cannot stall the REST API for other jobs.
+
+use crate::JobManagerError;
+use crate::handle::JobHandle;
+use crate::savepoints::{SavepointMode, SavepointStatus, Triggers};
+use crate::view::job_state_name;
+use runnel_runtime::clock::{Clock, SystemClock};
+use runnel_runtime::status::JobStatus;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What the JobManager reports about itself; every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatcherConfig {
+    /// Task slots of the local TaskManager; `None`: as many as the highest
+    /// parallelism among the running jobs (as Flink's MiniCluster sizes itself).
+    pub slots: Option<u32>,
+    /// Ended jobs kept for the overview (Flink's `jobstore.max-capacity`).
+    pub max_finished_jobs: usize,
+    /// How often the web UI polls, in ms (`GET /config`).
+    pub refresh_interval_ms: u64,
+    /// The IANA time zone the web UI shows times in.
+    pub timezone: String,
+    /// This process's host name: the `host` label of metrics.
+    pub host: String,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            slots: None,
+            max_finished_jobs: 100,
+            refresh_interval_ms: 3000,
+            timezone: "UTC".to_string(),
+            host: "localhost".to_string(),
+        }
+    }
+}
+
+/// A job in the table: its handle while it runs, its final snapshot after.
+enum Job {
+    Live(Arc<dyn JobHandle>),
+    Ended(Box<JobStatus>),
+}
+
+struct Entry {
+    job_id: String,
+    job: Job,
+}
+
+/// Keeps the JobManager's jobs: registers them, finds them by id, lists them,
+/// cancels them and runs savepoint requests. Shared behind an `Arc` by the REST
+/// handlers and whoever registers jobs.
+pub struct Dispatcher {
+    config: DispatcherConfig,
+    clock: Arc<dyn Clock>,
+    jobs: Mutex<Vec<Entry>>,
+    triggers: Arc<Triggers>,
+}
+
+impl fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<String> = self.lock().iter().map(|e| e.job_id.clone()).collect();
+        f.debug_struct("Dispatcher")
+            .field("config", &self.config)
+            .field("jobs", &ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Dispatcher {
+    fn default() -> Self {
+        Self::with_config(DispatcherConfig::default())
+    }
+}
+
+impl Dispatcher {
+    /// A Dispatcher with the default settings and the system clock.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A Dispatcher with `config` and the system clock.
+    pub fn with_config(config: DispatcherConfig) -> Self {
+        Dispatcher {
+            config,
+            clock: Arc::new(SystemClock),
+            jobs: Mutex::new(Vec::new()),
+            triggers: Arc::default(),
+        }
+    }
+
+    /// Reads "now" from `clock` (tests pass a `ManualClock`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &DispatcherConfig {
+        &self.config
+    }
+
+    /// The current time, epoch ms.
+    pub fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a job. Fails if a job with its id is already known.
+    pub fn register(&self, job: Arc<dyn JobHandle>) -> Result<(), JobManagerError> {
+        let job_id = job.job_id().to_string();
+        let mut jobs = self.lock();
+        if jobs.iter().any(|e| e.job_id == job_id) {
+            return Err(JobManagerError::DuplicateJob { job_id });
+        }
+        log::info!("dispatcher: registered job {job_id}");
+        jobs.push(Entry {
+            job_id,
+            job: Job::Live(job),
+        });
+        Ok(())
+    }
+
+    /// The ids of every known job, in registration order.
+    pub fn job_ids(&self) -> Vec<String> {
+        self.lock().iter().map(|e| e.job_id.clone()).collect()
+    }
+
+    /// A snapshot of every known job, in registration order.
+    pub fn jobs(&self) -> Vec<JobStatus> {
+        let entries: Vec<(String, Found)> = self
+            .lock()
+            .iter()
+            .map(|e| (e.job_id.clone(), Found::of(&e.job)))
+            .collect();
+        entries
+            .into_iter()
+            .map(|(job_id, job)| match job {
+                Found::Live(handle) => self.observe(&job_id, handle.as_ref()),
+                Found::Ended(status) => *status,
+            })
+            .collect()
+    }
+
+    /// A snapshot of job `job_id`.
+    pub fn job(&self, job_id: &str) -> Result<JobStatus, JobManagerError> {
+        match self.find(job_id)? {
+            Found::Live(handle) => Ok(self.observe(job_id, handle.as_ref())),
+            Found::Ended(status) => Ok(*status),
+        }
+    }
+
+    /// Requests cancellation of job `job_id` (a no-op once it has ended).
+    pub fn cancel(&self, job_id: &str) -> Result<(), JobManagerError> {
+        if let Found::Live(handle) = self.find(job_id)? {
+            log::info!("dispatcher: cancelling job {job_id}");
+            handle.cancel();
+        }
+        Ok(())
+    }
+
+    /// Starts a savepoint of job `job_id` into `dir` (the job's configured
+    /// directory when `None`) on a thread of its own and returns the request id
+    /// to poll with [`savepoint_status`](Self::savepoint_status). `request_id`
+    /// is the client's own id (the same id again is the same request). For a
+    /// job that has ended, the request is recorded as failed at once.
+    pub fn trigger_savepoint(
+        &self,
+        job_id: &str,
+        dir: Option<PathBuf>,
+        mode: SavepointMode,
+        request_id: Option<String>,
+    ) -> Result<String, JobManagerError> {
+        let handle = match self.find(job_id)? {
+            Found::Live(handle) => handle,
+            Found::Ended(status) => {
+                let message = format!(
+                    "job {job_id} has already reached the terminal state {}; \
+                     no savepoint can be taken",
+                    job_state_name(status.state)
+                );
+                return self
+                    .triggers
+                    .reject(job_id, request_id, "JobTerminatedError", message);
+            }
+        };
+        log::info!("dispatcher: savepoint ({mode:?}) of job {job_id} requested");
+        self.triggers.start(handle, dir, mode, request_id)
+    }
+
+    /// The state of savepoint request `request_id` of job `job_id`.
+    pub fn savepoint_status(
+        &self,
+        job_id: &str,
+        request_id: &str,
+    ) -> Result<SavepointStatus, JobManagerError> {
+        let _known = self.find(job_id)?;
+        self.triggers
+            .status(job_id, request_id)
+            .ok_or_else(|| JobManagerError::TriggerNotFound {
+                job_id: job_id.to_string(),
+                trigger_id: request_id.to_string(),
+            })
+    }
+
+    /// The handle of a live job or the final status of an ended one.
+    fn find(&self, job_id: &str) -> Result<Found, JobManagerError> {
+        self.lock()
+            .iter()
+            .find(|e| e.job_id == job_id)
+            .map(|e| Found::of(&e.job))
+            .ok_or_else(|| JobManagerError::JobNotFound {
+                job_id: job_id.to_string(),
+            })
+    }
+
+    /// Takes a snapshot of a live job; archives it if it has ended.
+    fn observe(&self, job_id: &str, handle: &dyn JobHandle) -> JobStatus {
+        let status = handle.status();
+        if status.state.is_terminal() {
+            self.archive(job_id, &status);
+        }
+        status
+    }
+
+    /// Keeps only the final `status` of job `job_id`, then forgets the ended
+    /// jobs beyond the configured number, those that ended first.
+    fn archive(&self, job_id: &str, status: &JobStatus) {
+        let mut jobs = self.lock();
+        if let Some(e) = jobs
+            .iter_mut()
+            .find(|e| e.job_id == job_id && matches!(e.job, Job::Live(_)))
+        {
+            log::info!("dispatcher: job {job_id} ended {:?}", status.state);
+            e.job = Job::Ended(Box::new(status.clone()));
+        }
+        let ended = |e: &Entry| match &e.job {
+            Job::Ended(s) => Some(s.end_time.unwrap_or(i64::MAX)),
+            Job::Live(_) => None,
+        };
+        while jobs.iter().filter(|e| ended(e).is_some()).count() > self.config.max_finished_jobs {
+            let Some(oldest) = jobs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| ended(e).map(|end| (end, i)))
+                .min()
+                .map(|(_, i)| i)
+            else {
+                break;
+            };
+            let forgotten = jobs.remove(oldest);
+            self.triggers.forget_job(&forgotten.job_id);
+        }
+    }
+}
+
+/// A job taken out of the table, so that no lock is held while using it.
+enum Found {
+    Live(Arc<dyn JobHandle>),
+    Ended(Box<JobStatus>),
+}
+
+impl Found {
+    fn of(job: &Job) -> Found {
+        match job {
+            Job::Live(handle) => Found::Live(Arc::clone(handle)),
+            Job::Ended(status) => Found::Ended(status.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeJob as Fake;
+    use runnel_runtime::status::JobState;
+
+    #[test]
+    fn registers_finds_and_refuses_duplicates() {
+        let d = Dispatcher::new();
+        let a = Fake::new("a");
+        d.register(a.clone()).unwrap();
+        assert!(matches!(
+            d.register(Fake::new("a")),
+            Err(JobManagerError::DuplicateJob { .. })
+        ));
+        assert_eq!(d.job("a").unwrap().job_id, "a");
+        assert!(matches!(
+            d.job("b"),
+            Err(JobManagerError::JobNotFound { .. })
+        ));
+        d.cancel("a").unwrap();
+        assert!(*a.cancelled.lock().unwrap());
+    }
+
+    #[test]
+    fn ended_jobs_are_archived_and_bounded() {
+        let d = Dispatcher::with_config(DispatcherConfig {
+            max_finished_jobs: 2,
+            ..DispatcherConfig::default()
+        });
+        let jobs: Vec<_> = ["a", "b", "c", "d"].map(Fake::new).into();
+        for j in &jobs {
+            d.register(j.clone()).unwrap();
+        }
+        // c ended first, then a, then b; d runs.
+        jobs[2].end(JobState::Finished, 10);
+        jobs[0].end(JobState::Canceled, 20);
+        jobs[1].end(JobState::Failed, 30);
+        let states: Vec<_> = d.jobs().iter().map(|s| s.state).collect();
+        assert_eq!(states.len(), 4, "all seen once before eviction");
+        assert_eq!(d.job_ids(), ["a", "b", "d"]);
+        // Archived: the handle is no longer asked.
+        jobs[0].end(JobState::Finished, 99);
+        assert_eq!(d.job("a").unwrap().state, JobState::Canceled);
+        d.cancel("a").unwrap();
+        assert!(!*jobs[0].cancelled.lock().unwrap());
+    }
+
+    #[test]
+    fn savepoint_requests_complete_and_ended_jobs_reject_them() {
+        let d = Dispatcher::new();
+        let a = Fake::new("a");
+        d.register(a.clone()).unwrap();
+        let id = d
+            .trigger_savepoint("a", None, SavepointMode::Keep, None)
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            match d.savepoint_status("a", &id).unwrap() {
+                SavepointStatus::InProgress if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                other => break other,
+            }
+        };
+        assert_eq!(
+            status,
+            SavepointStatus::Completed {
+                location: "file:///sp/savepoint-1".into()
+            }
+        );
+        assert!(matches!(
+            d.savepoint_status("a", "nope"),
+            Err(JobManagerError::TriggerNotFound { .. })
+        ));
+        a.end(JobState::Finished, 5);
+        d.jobs();
+        let id = d
+            .trigger_savepoint("a", None, SavepointMode::Stop, None)
+            .unwrap();
+        assert!(matches!(
+            d.savepoint_status("a", &id),
+            Ok(SavepointStatus::Failed { .. })
+        ));
+    }
+}

@@ -1,0 +1,134 @@
+//! The crate's error type and how each error answers an HTTP request.
+
+use runnel_rest::{Response, RestError};
+use thiserror::Error;
+
+/// A failure of the JobManager: a lookup the caller got wrong, a request it
+/// cannot serve, or the endpoint failing to start.
+///
+/// Whose fault: the `*NotFound` variants and [`BadRequest`](Self::BadRequest)
+/// are the REST client's (`404`, `400`; retrying the same request cannot help);
+/// [`DuplicateJob`](Self::DuplicateJob) is the registering program's (a bug);
+/// [`Rest`](Self::Rest) (binding the endpoint) and [`Spawn`](Self::Spawn) are the
+/// environment's (a port in use, no threads left; a retry may help).
+#[derive(Debug, Error)]
+pub enum JobManagerError {
+    /// No job with this id is known (never registered, or evicted from the
+    /// finished jobs kept for the overview).
+    #[error("Job {job_id} not found.")]
+    JobNotFound {
+        /// The id asked for.
+        job_id: String,
+    },
+    /// The job has no vertex with this id.
+    #[error("Vertex {vertex_id} not found in job {job_id}.")]
+    VertexNotFound {
+        /// The job.
+        job_id: String,
+        /// The vertex id asked for.
+        vertex_id: String,
+    },
+    /// No savepoint request with this id was made for the job (or it was
+    /// forgotten: the Dispatcher keeps the newest few hundred).
+    #[error("Savepoint request {trigger_id} not found for job {job_id}.")]
+    TriggerNotFound {
+        /// The job.
+        job_id: String,
+        /// The request id asked for.
+        trigger_id: String,
+    },
+    /// No TaskManager with this id is registered.
+    #[error("TaskManager {id} not found.")]
+    TaskManagerNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// A request's query or body cannot be used.
+    #[error("{reason}")]
+    BadRequest {
+        /// What is wrong, naming the parameter or field.
+        reason: String,
+    },
+    /// A job with this id is already registered.
+    #[error("a job with id {job_id} is already registered")]
+    DuplicateJob {
+        /// The id.
+        job_id: String,
+    },
+    /// The REST server could not start (address in use, invalid config).
+    #[error("cannot start the JobManager's REST endpoint: {0}")]
+    Rest(#[from] RestError),
+    /// A thread could not be started.
+    #[error("cannot start a thread to {what}: {source}")]
+    Spawn {
+        /// What the thread was for.
+        what: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+}
+
+impl JobManagerError {
+    /// The HTTP status this error answers a request with.
+    pub fn status(&self) -> u16 {
+        match self {
+            JobManagerError::JobNotFound { .. }
+            | JobManagerError::VertexNotFound { .. }
+            | JobManagerError::TriggerNotFound { .. }
+            | JobManagerError::TaskManagerNotFound { .. } => 404,
+            JobManagerError::BadRequest { .. } => 400,
+            JobManagerError::Rest(e) => e.status(),
+            JobManagerError::DuplicateJob { .. } | JobManagerError::Spawn { .. } => 500,
+        }
+    }
+
+    pub(crate) fn bad_request(reason: impl Into<String>) -> Self {
+        JobManagerError::BadRequest {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<JobManagerError> for Response {
+    /// Flink's error shape, `{"errors": ["<message>"]}`, with [`JobManagerError::status`].
+    fn from(e: JobManagerError) -> Self {
+        Response::error(e.status(), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_answer_with_flinks_shape_and_status() {
+        let table = [
+            (
+                JobManagerError::JobNotFound {
+                    job_id: "ab12".into(),
+                },
+                404,
+                "Job ab12 not found.",
+            ),
+            (
+                JobManagerError::VertexNotFound {
+                    job_id: "j".into(),
+                    vertex_id: "v".into(),
+                },
+                404,
+                "Vertex v not found in job j.",
+            ),
+            (
+                JobManagerError::bad_request("unknown mode stop; expected cancel"),
+                400,
+                "unknown mode stop; expected cancel",
+            ),
+        ];
+        for (error, status, message) in table {
+            let r = Response::from(error);
+            assert_eq!(r.status(), status);
+            let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+            assert_eq!(body, serde_json::json!({ "errors": [message] }));
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The JobManager: the [`Dispatcher`] that keeps the cluster's jobs, and the
+//! REST endpoint that reports on them and steers them (SPEC M1, the web UI of
+//! M2, the Prometheus endpoint of M3, the backpressure view of I3).
+//!
+//! What it owns now: the jobs the local executor runs in this process, as
+//! Flink's MiniCluster with its web UI. A program submits a job, registers its
+//! [`JobClient`](runnel_runtime::JobClient) as a [`LocalJob`], and the
+//! [`JobManagerEndpoint`] serves Flink's REST API over the jobs' status
+//! snapshots: overview, details, plan, exceptions, checkpoints, backpressure,
+//! metrics, cancellation and savepoints (triggered asynchronously, polled by
+//! request id), plus the web UI's static files and `GET /metrics`.
+//!
+//! What it will own: the cluster's JobManager. A JobMaster running a job on
+//! remote TaskManagers registers that job the same way, through the small
+//! [`JobHandle`] trait (status, cancel, savepoint); job submission over REST,
+//! the TaskManager registry and slot allocation join the Dispatcher then.
+//!
+//! How it fits together:
+//! - the [`Dispatcher`] keeps live jobs as [`JobHandle`]s and, once a job has
+//!   ended, only its final [`JobStatus`](runnel_runtime::status::JobStatus)
+//!   (the newest [`DispatcherConfig::max_finished_jobs`]); it runs savepoint
+//!   requests on their own threads and remembers their outcome by request id;
+//! - `view` maps a status snapshot to Flink's JSON shapes with pure functions
+//!   (no locks, no clock: `now` is an argument), so every shape is unit-tested
+//!   from hand-built snapshots;
+//! - `handlers` are thin: look the job up, take a snapshot, map it, answer;
+//! - `GET /metrics` builds a fresh metric registry from the snapshots at scrape
+//!   time and renders it with `runnel_metrics::render_prometheus`.
+//!
+//! Nothing here is on a task's hot path: every answer reads a snapshot the job
+//! master keeps. This crate depends on the runtime (status types and the local
+//! executor's client), the REST server, the web UI and the metric system; nothing
+//! in Runnel depends on it but binaries.
+//!
+//! ```no_run
+//! use runnel_jobmanager::{Dispatcher, JobManagerEndpoint, LocalJob};
+//! use runnel_rest::RestConfig;
+//! use std::sync::Arc;
+//!
+//! # fn run(client: runnel_runtime::JobClient) -> Result<(), runnel_jobmanager::JobManagerError> {
+//! let dispatcher = Arc::new(Dispatcher::new());
+//! dispatcher.register(Arc::new(LocalJob::new(&client)))?;
+//! let endpoint = JobManagerEndpoint::start(RestConfig::default(), dispatcher)?;
+//! println!("web UI on http://{}", endpoint.local_addr());
+//! # Ok(()) }
+//! ```
+
+mod dispatcher;
+mod endpoint;
+mod error;
+#[cfg(test)]
+mod fake;
+mod handle;
+mod handlers;
+mod ids;
+mod prometheus;
+mod savepoints;
+mod view;
+
+pub use dispatcher::{Dispatcher, DispatcherConfig};
+pub use endpoint::JobManagerEndpoint;
+pub use error::JobManagerError;
+pub use handle::{JobHandle, LocalJob};
+pub use handlers::routes;
+pub use ids::vertex_id;
+pub use prometheus::{prometheus_registry, scrape};
+pub use savepoints::{SavepointMode, SavepointStatus};

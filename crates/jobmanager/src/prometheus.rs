@@ -1,0 +1,142 @@
+//! `GET /metrics`: the jobs' status snapshots as Prometheus metrics.
+//!
+//! Each scrape builds a fresh [`MetricRegistry`] from the snapshots of the jobs
+//! that have not ended (as Flink drops a job's metrics at its end) and renders
+//! it with [`render_prometheus`]: nothing is registered between scrapes, so
+//! nothing can go stale or leak. The groups are Flink's:
+//!
+//! - JobManager: `numRegisteredTaskManagers`, `numRunningJobs`,
+//!   `taskSlotsTotal`, `taskSlotsAvailable` (labels `host`);
+//! - JobManager job: `uptime`, `numRestarts`, checkpoint counts,
+//!   `lastCheckpointSize`, `lastCheckpointDuration`, … (plus `job_id`, `job_name`);
+//! - TaskManager task, one series per subtask: `numRecordsIn`, `numRecordsOut`,
+//!   `backPressuredTimeMsPerSecond`, `idleTimeMsPerSecond`,
+//!   `busyTimeMsPerSecond`, accumulated times (plus `tm_id`, `task_id`,
+//!   `task_name`, `subtask_index`, `task_attempt_num`).
+
+use crate::Dispatcher;
+use crate::ids::vertex_id;
+use crate::view::cluster::{LOCAL_TASK_MANAGER, slots};
+use crate::view::metrics::{job_metrics, subtask_metrics};
+use runnel_metrics::names::{NUM_RECORDS_IN, NUM_RECORDS_OUT};
+use runnel_metrics::{MetricError, MetricGroup, MetricRegistry, render_prometheus};
+use runnel_runtime::status::JobStatus;
+
+/// The Prometheus text (format 0.0.4) of `dispatcher`'s running jobs, now.
+pub fn scrape(dispatcher: &Dispatcher) -> String {
+    render_prometheus(&prometheus_registry(dispatcher))
+}
+
+/// The registry [`scrape`] renders, for other reporters.
+pub fn prometheus_registry(dispatcher: &Dispatcher) -> MetricRegistry {
+    let config = dispatcher.config();
+    registry_of(
+        &dispatcher.jobs(),
+        &config.host,
+        config.slots,
+        dispatcher.now(),
+    )
+}
+
+/// The metrics of `jobs` (those not ended) at `now`.
+fn registry_of(
+    jobs: &[JobStatus],
+    host: &str,
+    configured_slots: Option<u32>,
+    now: i64,
+) -> MetricRegistry {
+    let registry = MetricRegistry::new();
+    let running: Vec<&JobStatus> = jobs.iter().filter(|j| !j.state.is_terminal()).collect();
+    let slots = slots(configured_slots, jobs);
+    let jm = registry.job_manager_group(host);
+    log_failure(
+        "the JobManager",
+        [
+            ("numRegisteredTaskManagers", 1),
+            ("numRunningJobs", running.len() as i64),
+            ("taskSlotsTotal", i64::from(slots.total)),
+            ("taskSlotsAvailable", i64::from(slots.available)),
+        ]
+        .into_iter()
+        .try_for_each(|(name, v)| gauge(&jm, name, v)),
+    );
+    let tm = registry.task_manager_group(host, LOCAL_TASK_MANAGER);
+    for job in running {
+        let job_group = jm.add_job(&job.job_id, &job.name);
+        log_failure(
+            &job.job_id,
+            job_metrics(job, now)
+                .into_iter()
+                .try_for_each(|(name, v)| gauge(&job_group, name, v)),
+        );
+        let tm_job = tm.add_job(&job.job_id, &job.name);
+        for v in &job.vertices {
+            let task_id = vertex_id(v);
+            for s in &v.subtasks {
+                let task = tm_job.add_task(&task_id, &v.name, s.subtask, s.attempt);
+                log_failure(
+                    &job.job_id,
+                    subtask_metrics(s)
+                        .into_iter()
+                        .try_for_each(|(name, value)| {
+                            if name == NUM_RECORDS_IN || name == NUM_RECORDS_OUT {
+                                task.counter(name).map(|c| c.inc_by(value))
+                            } else {
+                                gauge(&task, name, value)
+                            }
+                        }),
+                );
+            }
+        }
+    }
+    registry
+}
+
+fn gauge(group: &MetricGroup, name: &str, value: i64) -> Result<(), MetricError> {
+    group.gauge_i64(name, value).map(|_| ())
+}
+
+/// Registering fixed names in a fresh registry cannot fail; if it did, the
+/// scrape goes on without the metric.
+fn log_failure(whose: &str, result: Result<(), MetricError>) {
+    if let Err(e) = result {
+        log::warn!("prometheus: a metric of {whose} is left out: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::tests::status;
+    use runnel_runtime::status::JobState;
+
+    #[test]
+    fn running_jobs_render_job_and_task_series_with_labels() {
+        let mut ended = status();
+        ended.job_id = "ffffffffffffffffffffffffffffffff".into();
+        ended.state = JobState::Finished;
+        let text = render_prometheus(&registry_of(&[status(), ended], "h", None, 5_000));
+        let sample = |line: &str| text.lines().any(|l| l == line);
+        let job = r#"host="h",job_id="0123456789abcdef0123456789abcdef",job_name="Shop Revenue""#;
+        assert!(
+            sample(&format!("runnel_jobmanager_job_uptime{{{job}}} 4000")),
+            "{text}"
+        );
+        assert!(sample(&format!(
+            "runnel_jobmanager_job_lastCheckpointSize{{{job}}} -1"
+        )));
+        assert!(sample(r#"runnel_jobmanager_numRunningJobs{host="h"} 1"#));
+        assert!(sample(r#"runnel_jobmanager_taskSlotsTotal{host="h"} 2"#));
+        let sink = text
+            .lines()
+            .find(|l| {
+                l.starts_with("runnel_taskmanager_job_task_numRecordsOut{")
+                    && l.contains(r#"task_name="Sink: Report""#)
+            })
+            .unwrap_or_default();
+        assert!(sink.contains(r#"subtask_index="0""#), "{sink}");
+        assert!(sink.contains(r#"tm_id="local""#), "{sink}");
+        assert!(sink.ends_with("} 100"), "{sink}");
+        assert!(!text.contains("ffffffff"), "ended jobs have no series");
+    }
+}
