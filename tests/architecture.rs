@@ -43,7 +43,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "runnel-cli",
-        &["runnel-config", "runnel-api", "runnel-plan"],
+        &["runnel-config", "runnel-api", "runnel-plan", "runnel-rest"],
     ),
     (
         "runnel-jobmanager",

@@ -554,3 +554,66 @@ fn a_running_job_is_savepointed_stopped_and_resumed_through_the_cli() {
     assert!(gone.stderr.contains("no running job"), "{}", gone.stderr);
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn list_savepoint_and_cancel_talk_to_a_jobmanager_with_dash_m() {
+    use runnel::prelude::*;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let savepoints = std::env::temp_dir().join(format!("runnel-cli-rest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&savepoints);
+    let env = StreamExecutionEnvironment::with_config(Configuration::default());
+    env.enable_web_ui(port);
+    env.from_sequence(1, u64::MAX)
+        .map(|x: u64| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            (x % 3, x)
+        })
+        .key_by(|e: &(u64, u64)| e.0)
+        .sum(|(_, v)| v)
+        .add_sink(|_: (u64, u64)| {});
+    let client = env.execute_async("cli over rest").unwrap();
+    let jm = format!("127.0.0.1:{port}");
+    let id = client.job_id().to_string();
+
+    let listed = cli(&["list", "--jobmanager", &jm]);
+    assert_eq!(listed.code, Some(0), "{}", listed.stderr);
+    assert!(
+        listed
+            .stdout
+            .contains(&format!("{id}  RUNNING  cli over rest")),
+        "{}",
+        listed.stdout
+    );
+
+    let taken = cli(&["savepoint", "-m", &jm, &id, savepoints.to_str().unwrap()]);
+    assert_eq!(taken.code, Some(0), "{}", taken.stderr);
+    let path = taken
+        .stdout
+        .trim()
+        .strip_prefix("Savepoint completed. Path: ")
+        .unwrap_or_else(|| panic!("{}", taken.stdout));
+    assert!(Path::new(path).join("_metadata").is_file(), "{path}");
+
+    let unknown = cli(&["cancel", "-m", &jm, "0123456789abcdef0123456789abcdef"]);
+    assert_eq!(unknown.code, Some(1));
+    assert!(unknown.stderr.contains("404"), "{}", unknown.stderr);
+
+    let cancelled = cli(&["cancel", "-m", &jm, &id]);
+    assert_eq!(cancelled.code, Some(0), "{}", cancelled.stderr);
+    assert!(client.wait().is_err(), "cancelled");
+
+    let unreachable = cli(&["list", "-m", "127.0.0.1:1"]);
+    assert_eq!(unreachable.code, Some(1));
+    assert!(
+        unreachable
+            .stderr
+            .contains("cannot reach the JobManager at 127.0.0.1:1"),
+        "{}",
+        unreachable.stderr
+    );
+    let _ = std::fs::remove_dir_all(&savepoints);
+}

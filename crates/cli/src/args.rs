@@ -74,8 +74,8 @@ pub(crate) enum Command {
     /// List the configuration keys, or check a configuration file
     #[command(after_help = "Examples:\n  runnel config\n  runnel config --check conf/config.yaml")]
     Config(ConfigArgs),
-    /// List the jobs running on this machine (started with `runnel run`)
-    List,
+    /// List the jobs running on this machine (started with `runnel run`), or a JobManager's
+    List(ListArgs),
     /// Take a savepoint of a running job; prints its path
     #[command(
         after_help = "Example: runnel savepoint 3f2a9c0d1e4b5a6f7081928374655647 /tmp/savepoints"
@@ -104,6 +104,26 @@ pub(crate) struct RunArgs {
     pub job: JobOptions,
 }
 
+/// Where a job is controlled: this machine's jobs directory, or a JobManager.
+#[derive(Debug, Args, Default)]
+pub(crate) struct JobManagerArgs {
+    /// Talk to the JobManager's REST API at HOST:PORT instead of the jobs started
+    /// on this machine
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    pub jobmanager: Option<String>,
+    /// With --jobmanager: the REST API's bearer token (rest.bearer-token)
+    #[arg(long, value_name = "TOKEN", requires = "jobmanager")]
+    pub token: Option<String>,
+}
+
+/// `runnel list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Where the jobs are.
+    #[command(flatten)]
+    pub target: JobManagerArgs,
+}
+
 /// `runnel savepoint`.
 #[derive(Debug, Args)]
 pub(crate) struct SavepointArgs {
@@ -111,6 +131,9 @@ pub(crate) struct SavepointArgs {
     pub job_id: String,
     /// Where to write it (default: execution.checkpointing.savepoint-dir of the job)
     pub target_directory: Option<PathBuf>,
+    /// Where the job is.
+    #[command(flatten)]
+    pub target: JobManagerArgs,
 }
 
 /// `runnel stop`.
@@ -121,6 +144,9 @@ pub(crate) struct StopArgs {
     pub savepoint_path: Option<PathBuf>,
     /// The job's id (see `runnel list`)
     pub job_id: String,
+    /// Where the job is.
+    #[command(flatten)]
+    pub target: JobManagerArgs,
 }
 
 /// A job id argument.
@@ -128,6 +154,9 @@ pub(crate) struct StopArgs {
 pub(crate) struct JobIdArg {
     /// The job's id (see `runnel list`)
     pub job_id: String,
+    /// Where the job is.
+    #[command(flatten)]
+    pub target: JobManagerArgs,
 }
 
 /// What every command that launches a job binary accepts.
@@ -199,7 +228,7 @@ impl Cli {
             Command::Info(job) => job.check()?,
             Command::Explain(args) => args.job.check()?,
             Command::Config(_)
-            | Command::List
+            | Command::List(_)
             | Command::Savepoint(_)
             | Command::Stop(_)
             | Command::Cancel(_) => {}
