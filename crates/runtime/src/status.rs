@@ -97,6 +97,21 @@ pub struct SubtaskStatus {
     pub busy_ms: u64,
     /// The ratios of the last sample.
     pub ratios: TaskTimeRatios,
+    /// The counters of each operator of the chain, head first.
+    pub operators: Vec<OperatorMetrics>,
+}
+
+/// The built-in counters of one operator instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OperatorMetrics {
+    /// The operator's name.
+    pub name: String,
+    /// Records it received (`numRecordsIn`).
+    pub records_in: u64,
+    /// Records it emitted (`numRecordsOut`).
+    pub records_out: u64,
+    /// Late records it dropped (`numLateRecordsDropped`).
+    pub late_records_dropped: u64,
 }
 
 /// One vertex (a chain of operators).
@@ -355,6 +370,16 @@ impl JobStatusBoard {
                     .iter()
                     .map(|n| count(*n, |c| c.records_out.get()))
                     .sum();
+                s.operators = vertex
+                    .operators
+                    .iter()
+                    .map(|n| OperatorMetrics {
+                        name: plan.stream_graph.node(*n).name.clone(),
+                        records_in: count(*n, |c| c.records_in.get()),
+                        records_out: count(*n, |c| c.records_out.get()),
+                        late_records_dropped: count(*n, |c| c.late_records_dropped.get()),
+                    })
+                    .collect();
             }
         }
         status
@@ -405,6 +430,7 @@ impl JobStatusBoard {
                     idle_ms: 0,
                     busy_ms: 0,
                     ratios: TaskTimeRatios::default(),
+                    operators: Vec::new(),
                 })
                 .collect();
         }
