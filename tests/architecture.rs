@@ -54,6 +54,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "runnel-metrics",
         ],
     ),
+    (
+        "runnel-taskmanager",
+        &[
+            "runnel-rest",
+            "runnel-types",
+            "runnel-config",
+            "runnel-network",
+            "runnel-runtime",
+        ],
+    ),
     ("runnel-bench", &["runnel"]),
 ];
 

@@ -10,24 +10,46 @@
 //! - at most [`DispatcherConfig::max_finished_jobs`] ended jobs are kept; the
 //!   one that ended first is forgotten first, with its savepoint requests;
 //! - the lock on the job table is never held while a job is asked for its
-//!   status, so a slow job master cannot stall the REST API for other jobs.
+//!   status, so a slow job master cannot stall the REST API for other jobs;
+//! - the [`ResourceManager`] has a lock of its own, never held together with
+//!   the job table's; before every event it is ticked with the clock's time,
+//!   so a TaskManager past its heartbeat timeout is lost before anything else
+//!   is asked of it (a late heartbeat is refused, not taken).
 
 use crate::JobManagerError;
 use crate::handle::JobHandle;
+use crate::resource_manager::{
+    DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT, Heartbeat, HeartbeatError, Lost,
+    Registered, Registration, Rejection, ResourceManager, TaskManagerStatus,
+};
 use crate::savepoints::{SavepointMode, SavepointStatus, Triggers};
+use crate::view::cluster::{Slots, slots};
 use crate::view::job_state_name;
 use runnel_runtime::clock::{Clock, SystemClock};
 use runnel_runtime::status::JobStatus;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// What the JobManager reports about itself; every field has a default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DispatcherConfig {
+    /// Jobs run in this process (the local executor, as Flink's MiniCluster),
+    /// which is then reported as the TaskManager `local` beside any that
+    /// register. `false` for a standalone JobManager, whose TaskManagers are
+    /// only those that registered.
+    pub embedded: bool,
     /// Task slots of the local TaskManager; `None`: as many as the highest
     /// parallelism among the running jobs (as Flink's MiniCluster sizes itself).
     pub slots: Option<u32>,
+    /// How often registered TaskManagers heartbeat (Flink's
+    /// `heartbeat.interval`, 10 s); the JobManager checks for lost ones four
+    /// times as often.
+    pub heartbeat_interval: Duration,
+    /// How long a TaskManager may be silent before it is declared lost
+    /// (Flink's `heartbeat.timeout`, 50 s); at least the interval.
+    pub heartbeat_timeout: Duration,
     /// Ended jobs kept for the overview (Flink's `jobstore.max-capacity`).
     pub max_finished_jobs: usize,
     /// How often the web UI polls, in ms (`GET /config`).
@@ -41,12 +63,35 @@ pub struct DispatcherConfig {
 impl Default for DispatcherConfig {
     fn default() -> Self {
         DispatcherConfig {
+            embedded: true,
             slots: None,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
             max_finished_jobs: 100,
             refresh_interval_ms: 3000,
             timezone: "UTC".to_string(),
             host: "localhost".to_string(),
         }
+    }
+}
+
+impl DispatcherConfig {
+    /// Checks the settings that can be wrong: a zero heartbeat interval, a
+    /// timeout shorter than the interval.
+    pub fn validate(&self) -> Result<(), JobManagerError> {
+        if self.heartbeat_interval.is_zero() {
+            return Err(JobManagerError::invalid_config(
+                "heartbeat interval must be positive",
+            ));
+        }
+        if self.heartbeat_timeout < self.heartbeat_interval {
+            return Err(JobManagerError::invalid_config(format!(
+                "heartbeat timeout ({} ms) must be at least the heartbeat interval ({} ms)",
+                self.heartbeat_timeout.as_millis(),
+                self.heartbeat_interval.as_millis()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -69,6 +114,7 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     jobs: Mutex<Vec<Entry>>,
     triggers: Arc<Triggers>,
+    resources: Mutex<ResourceManager>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -95,11 +141,13 @@ impl Dispatcher {
 
     /// A Dispatcher with `config` and the system clock.
     pub fn with_config(config: DispatcherConfig) -> Self {
+        let resources = ResourceManager::new(config.heartbeat_interval, config.heartbeat_timeout);
         Dispatcher {
             config,
             clock: Arc::new(SystemClock),
             jobs: Mutex::new(Vec::new()),
             triggers: Arc::default(),
+            resources: Mutex::new(resources),
         }
     }
 
@@ -218,6 +266,113 @@ impl Dispatcher {
                 job_id: job_id.to_string(),
                 trigger_id: request_id.to_string(),
             })
+    }
+
+    /// Registers a TaskManager (or replaces its earlier registration); the
+    /// answer tells it how often to heartbeat.
+    pub fn register_task_manager(
+        &self,
+        registration: Registration,
+    ) -> Result<Registered, Rejection> {
+        let (id, address, slots) = (
+            registration.id.clone(),
+            registration.address.clone(),
+            registration.slots,
+        );
+        let result = self.resources(|rm, now| rm.register(registration, now));
+        match &result {
+            Ok(r) => log::info!(
+                "resource manager: {} TaskManager {id} at {address} with {slots} slots{}",
+                if r.replaced {
+                    "re-registered"
+                } else {
+                    "registered"
+                },
+                if r.affected_jobs.is_empty() {
+                    String::new()
+                } else {
+                    format!("; jobs {:?} lost their earlier slots", r.affected_jobs)
+                }
+            ),
+            Err(e) => log::warn!("resource manager: refused TaskManager {id:?}: {e}"),
+        }
+        result
+    }
+
+    /// Takes a heartbeat of TaskManager `id`.
+    pub fn task_manager_heartbeat(
+        &self,
+        id: &str,
+        heartbeat: Heartbeat,
+    ) -> Result<(), HeartbeatError> {
+        let result = self.resources(|rm, now| rm.heartbeat(id, heartbeat, now));
+        if let Err(e) = &result {
+            log::debug!("resource manager: heartbeat refused: {e}");
+        }
+        result
+    }
+
+    /// Declares the TaskManagers silent for longer than the heartbeat timeout
+    /// lost (logged at warn) and returns them. The endpoint's ticker calls it
+    /// every quarter heartbeat interval; every other TaskManager operation
+    /// does it first.
+    pub fn check_task_managers(&self) -> Vec<Lost> {
+        self.ticked(|_, _| ()).1
+    }
+
+    /// Logs the TaskManagers declared lost.
+    fn log_lost(&self, lost: &[Lost]) {
+        for l in lost {
+            log::warn!(
+                "resource manager: TaskManager {} at {} lost: no heartbeat for {} ms \
+                 (heartbeat timeout {} ms){}",
+                l.id,
+                l.address,
+                l.silent_ms,
+                self.config.heartbeat_timeout.as_millis(),
+                if l.affected_jobs.is_empty() {
+                    String::new()
+                } else {
+                    format!("; its slots held jobs {:?}", l.affected_jobs)
+                }
+            );
+        }
+    }
+
+    /// The registered TaskManagers, in registration order.
+    pub fn task_managers(&self) -> Vec<TaskManagerStatus> {
+        self.resources(|rm, _| rm.task_managers())
+    }
+
+    /// Registered TaskManager `id`.
+    pub fn task_manager(&self, id: &str) -> Result<TaskManagerStatus, JobManagerError> {
+        self.resources(|rm, _| rm.task_manager(id))
+            .ok_or_else(|| JobManagerError::TaskManagerNotFound { id: id.to_string() })
+    }
+
+    /// The slots of the local TaskManager given `jobs` (see
+    /// [`DispatcherConfig::slots`]); `None` unless [`DispatcherConfig::embedded`].
+    pub(crate) fn local_slots(&self, jobs: &[JobStatus]) -> Option<Slots> {
+        self.config.embedded.then(|| slots(self.config.slots, jobs))
+    }
+
+    /// Runs `f` on the ResourceManager at the current time, after declaring
+    /// the TaskManagers lost whose timeout has passed.
+    fn resources<T>(&self, f: impl FnOnce(&mut ResourceManager, i64) -> T) -> T {
+        self.ticked(f).0
+    }
+
+    /// [`resources`](Self::resources), also returning the lost TaskManagers
+    /// (logged after the lock is released).
+    fn ticked<T>(&self, f: impl FnOnce(&mut ResourceManager, i64) -> T) -> (T, Vec<Lost>) {
+        let (out, lost) = {
+            let mut rm = self.resources.lock().unwrap_or_else(|e| e.into_inner());
+            let now = self.now();
+            let lost = rm.tick(now);
+            (f(&mut rm, now), lost)
+        };
+        self.log_lost(&lost);
+        (out, lost)
     }
 
     /// The handle of a live job or the final status of an ended one.

@@ -1,5 +1,6 @@
 //! The crate's error type and how each error answers an HTTP request.
 
+use crate::resource_manager::{HeartbeatError, Rejection};
 use runnel_rest::{Response, RestError};
 use thiserror::Error;
 
@@ -9,6 +10,9 @@ use thiserror::Error;
 /// Whose fault: the `*NotFound` variants and [`BadRequest`](Self::BadRequest)
 /// are the REST client's (`404`, `400`; retrying the same request cannot help);
 /// [`DuplicateJob`](Self::DuplicateJob) is the registering program's (a bug);
+/// [`Registration`](Self::Registration) is the registering TaskManager's (`400`,
+/// or `409` for another version; registering again unchanged cannot help);
+/// [`InvalidConfig`](Self::InvalidConfig) is the operator's (fix the settings);
 /// [`Rest`](Self::Rest) (binding the endpoint) and [`Spawn`](Self::Spawn) are the
 /// environment's (a port in use, no threads left; a retry may help).
 #[derive(Debug, Error)]
@@ -49,6 +53,15 @@ pub enum JobManagerError {
         /// What is wrong, naming the parameter or field.
         reason: String,
     },
+    /// A TaskManager's registration was refused.
+    #[error(transparent)]
+    Registration(#[from] Rejection),
+    /// A setting of the JobManager is unusable.
+    #[error("invalid JobManager configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong, naming the setting.
+        reason: String,
+    },
     /// A job with this id is already registered.
     #[error("a job with id {job_id} is already registered")]
     DuplicateJob {
@@ -76,15 +89,40 @@ impl JobManagerError {
             | JobManagerError::VertexNotFound { .. }
             | JobManagerError::TriggerNotFound { .. }
             | JobManagerError::TaskManagerNotFound { .. } => 404,
-            JobManagerError::BadRequest { .. } => 400,
+            JobManagerError::BadRequest { .. }
+            | JobManagerError::Registration(Rejection::Malformed { .. }) => 400,
+            JobManagerError::Registration(Rejection::IncompatibleVersion { .. }) => 409,
             JobManagerError::Rest(e) => e.status(),
-            JobManagerError::DuplicateJob { .. } | JobManagerError::Spawn { .. } => 500,
+            JobManagerError::DuplicateJob { .. }
+            | JobManagerError::InvalidConfig { .. }
+            | JobManagerError::Spawn { .. } => 500,
         }
     }
 
     pub(crate) fn bad_request(reason: impl Into<String>) -> Self {
         JobManagerError::BadRequest {
             reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn invalid_config(reason: impl Into<String>) -> Self {
+        JobManagerError::InvalidConfig {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<HeartbeatError> for JobManagerError {
+    /// An unknown TaskManager is `404` (it registers again), a malformed
+    /// heartbeat `400`.
+    fn from(e: HeartbeatError) -> Self {
+        match e {
+            HeartbeatError::UnknownTaskManager { id } => {
+                JobManagerError::TaskManagerNotFound { id }
+            }
+            malformed @ HeartbeatError::Malformed { .. } => {
+                JobManagerError::bad_request(malformed.to_string())
+            }
         }
     }
 }
@@ -122,6 +160,20 @@ mod tests {
                 JobManagerError::bad_request("unknown mode stop; expected cancel"),
                 400,
                 "unknown mode stop; expected cancel",
+            ),
+            (
+                JobManagerError::from(Rejection::IncompatibleVersion {
+                    jobmanager: "0.1.0".into(),
+                    taskmanager: "0.2.0".into(),
+                }),
+                409,
+                "incompatible TaskManager version 0.2.0: this JobManager runs Runnel 0.1.0, \
+                 and a TaskManager must have the same major and minor version",
+            ),
+            (
+                JobManagerError::from(HeartbeatError::UnknownTaskManager { id: "tm-1".into() }),
+                404,
+                "TaskManager tm-1 not found.",
             ),
         ];
         for (error, status, message) in table {

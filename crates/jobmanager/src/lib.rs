@@ -10,16 +10,28 @@
 //! metrics, cancellation and savepoints (triggered asynchronously, polled by
 //! request id), plus the web UI's static files and `GET /metrics`.
 //!
+//! It also owns the cluster's [`ResourceManager`] (SPEC A1, A2, A6):
+//! TaskManager processes (`runnel-taskmanager`) register over REST
+//! (`POST /taskmanagers`), heartbeat (`POST /taskmanagers/{id}/heartbeat`) and
+//! are declared lost when silent for longer than the heartbeat timeout; the
+//! overview and `/taskmanagers` report them with their slots. A
+//! [`standalone`] JobManager is a process that runs only this.
+//!
 //! What it will own: the cluster's JobManager. A JobMaster running a job on
 //! remote TaskManagers registers that job the same way, through the small
-//! [`JobHandle`] trait (status, cancel, savepoint); job submission over REST,
-//! the TaskManager registry and slot allocation join the Dispatcher then.
+//! [`JobHandle`] trait (status, cancel, savepoint), with slots allocated from
+//! the ResourceManager's table; job submission over REST joins the
+//! Dispatcher then.
 //!
 //! How it fits together:
 //! - the [`Dispatcher`] keeps live jobs as [`JobHandle`]s and, once a job has
 //!   ended, only its final [`JobStatus`](runnel_runtime::status::JobStatus)
 //!   (the newest [`DispatcherConfig::max_finished_jobs`]); it runs savepoint
 //!   requests on their own threads and remembers their outcome by request id;
+//!   it owns the [`ResourceManager`], a pure state machine it feeds with its
+//!   clock's time, and logs its decisions;
+//! - the [`JobManagerEndpoint`] serves the routes and runs a ticker thread
+//!   that declares silent TaskManagers lost without waiting for a request;
 //! - `view` maps a status snapshot to Flink's JSON shapes with pure functions
 //!   (no locks, no clock: `now` is an argument), so every shape is unit-tested
 //!   from hand-built snapshots;
@@ -54,7 +66,9 @@ mod handle;
 mod handlers;
 mod ids;
 mod prometheus;
+pub mod resource_manager;
 mod savepoints;
+pub mod standalone;
 mod view;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig};
@@ -64,4 +78,5 @@ pub use handle::{JobHandle, LocalJob};
 pub use handlers::routes;
 pub use ids::vertex_id;
 pub use prometheus::{prometheus_registry, scrape};
+pub use resource_manager::ResourceManager;
 pub use savepoints::{SavepointMode, SavepointStatus};

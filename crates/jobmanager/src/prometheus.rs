@@ -16,7 +16,7 @@
 
 use crate::Dispatcher;
 use crate::ids::vertex_id;
-use crate::view::cluster::{LOCAL_TASK_MANAGER, slots};
+use crate::view::cluster::{ClusterSlots, LOCAL_TASK_MANAGER, cluster};
 use crate::view::metrics::{job_metrics, subtask_metrics};
 use runnel_metrics::names::{NUM_RECORDS_IN, NUM_RECORDS_OUT};
 use runnel_metrics::{MetricError, MetricGroup, MetricRegistry, render_prometheus};
@@ -29,30 +29,20 @@ pub fn scrape(dispatcher: &Dispatcher) -> String {
 
 /// The registry [`scrape`] renders, for other reporters.
 pub fn prometheus_registry(dispatcher: &Dispatcher) -> MetricRegistry {
-    let config = dispatcher.config();
-    registry_of(
-        &dispatcher.jobs(),
-        &config.host,
-        config.slots,
-        dispatcher.now(),
-    )
+    let jobs = dispatcher.jobs();
+    let slots = cluster(dispatcher.local_slots(&jobs), &dispatcher.task_managers());
+    registry_of(&jobs, &dispatcher.config().host, slots, dispatcher.now())
 }
 
 /// The metrics of `jobs` (those not ended) at `now`.
-fn registry_of(
-    jobs: &[JobStatus],
-    host: &str,
-    configured_slots: Option<u32>,
-    now: i64,
-) -> MetricRegistry {
+fn registry_of(jobs: &[JobStatus], host: &str, slots: ClusterSlots, now: i64) -> MetricRegistry {
     let registry = MetricRegistry::new();
     let running: Vec<&JobStatus> = jobs.iter().filter(|j| !j.state.is_terminal()).collect();
-    let slots = slots(configured_slots, jobs);
     let jm = registry.job_manager_group(host);
     log_failure(
         "the JobManager",
         [
-            ("numRegisteredTaskManagers", 1),
+            ("numRegisteredTaskManagers", i64::from(slots.task_managers)),
             ("numRunningJobs", running.len() as i64),
             ("taskSlotsTotal", i64::from(slots.total)),
             ("taskSlotsAvailable", i64::from(slots.available)),
@@ -115,7 +105,9 @@ mod tests {
         let mut ended = status();
         ended.job_id = "ffffffffffffffffffffffffffffffff".into();
         ended.state = JobState::Finished;
-        let text = render_prometheus(&registry_of(&[status(), ended], "h", None, 5_000));
+        let jobs = [status(), ended];
+        let slots = cluster(Some(crate::view::cluster::slots(None, &jobs)), &[]);
+        let text = render_prometheus(&registry_of(&jobs, "h", slots, 5_000));
         let sample = |line: &str| text.lines().any(|l| l == line);
         let job = r#"host="h",job_id="0123456789abcdef0123456789abcdef",job_name="Shop Revenue""#;
         assert!(

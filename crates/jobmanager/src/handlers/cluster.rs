@@ -1,9 +1,11 @@
-//! `/config`, `/overview` and `/taskmanagers`.
+//! `/config`, `/overview` and `GET /taskmanagers`: the registered
+//! TaskManagers, and this process as `local` when jobs run embedded.
 
 use super::{ok, param};
 use crate::view::cluster::{self as view, Hardware, LOCAL_TASK_MANAGER, TaskManagerInfo};
 use crate::{Dispatcher, JobManagerError};
 use runnel_rest::{Request, Response};
+use runnel_runtime::status::JobStatus;
 
 pub(super) fn config(d: &Dispatcher, _: &Request) -> Result<Response, JobManagerError> {
     let c = d.config();
@@ -15,25 +17,48 @@ pub(super) fn config(d: &Dispatcher, _: &Request) -> Result<Response, JobManager
 }
 
 pub(super) fn overview(d: &Dispatcher, _: &Request) -> Result<Response, JobManagerError> {
-    ok(&view::overview(d.config().slots, &d.jobs()))
+    let jobs = d.jobs();
+    let cluster = view::cluster(d.local_slots(&jobs), &d.task_managers());
+    ok(&view::overview(cluster, &jobs))
 }
 
-fn local(d: &Dispatcher, jobs: &[runnel_runtime::status::JobStatus]) -> TaskManagerInfo {
-    let slots = view::slots(d.config().slots, jobs);
-    view::local_task_manager(&d.config().host, slots, hardware(), d.now())
+/// This process as a TaskManager, if jobs run embedded.
+fn local(d: &Dispatcher, jobs: &[JobStatus]) -> Option<TaskManagerInfo> {
+    let slots = d.local_slots(jobs)?;
+    Some(view::local_task_manager(
+        &d.config().host,
+        slots,
+        hardware(),
+        d.now(),
+    ))
 }
 
 pub(super) fn task_managers(d: &Dispatcher, _: &Request) -> Result<Response, JobManagerError> {
-    ok(&view::task_managers(local(d, &d.jobs())))
+    let registered = d.task_managers();
+    let list = local(d, &d.jobs())
+        .into_iter()
+        .chain(registered.iter().map(view::registered_task_manager))
+        .collect();
+    ok(&view::task_managers(list))
 }
 
 pub(super) fn task_manager(d: &Dispatcher, req: &Request) -> Result<Response, JobManagerError> {
     let id = param(req, "taskmanagerid");
-    if id != LOCAL_TASK_MANAGER {
-        return Err(JobManagerError::TaskManagerNotFound { id: id.to_string() });
+    if id == LOCAL_TASK_MANAGER {
+        let jobs = d.jobs();
+        if let Some(info) = local(d, &jobs) {
+            return ok(&view::task_manager_details(
+                info,
+                view::local_allocations(&jobs),
+            ));
+        }
     }
-    let jobs = d.jobs();
-    ok(&view::task_manager_details(local(d, &jobs), &jobs))
+    let tm = d.task_manager(id)?;
+    let jobs = tm.allocated.iter().map(|(_, job)| job.clone()).collect();
+    ok(&view::task_manager_details(
+        view::registered_task_manager(&tm),
+        jobs,
+    ))
 }
 
 /// This machine's cores and memory (memory from `/proc/meminfo`, `-1` where

@@ -10,6 +10,7 @@ mod checkpoints;
 mod cluster;
 mod jobs;
 mod metrics;
+mod registration;
 
 use crate::{Dispatcher, JobManagerError};
 use runnel_rest::{Request, Response, Router};
@@ -27,6 +28,7 @@ use std::sync::Arc;
 /// | POST | `/jobs/:jobid/savepoints`, `/jobs/:jobid/stop` |
 /// | GET | `/jobs/:jobid/savepoints/:triggerid` |
 /// | GET | `/jobs/:jobid/vertices/:vertexid/backpressure`, `…/metrics` |
+/// | POST | `/taskmanagers` (registration), `/taskmanagers/:id/heartbeat` |
 ///
 /// ```
 /// use runnel_jobmanager::{Dispatcher, routes};
@@ -44,9 +46,14 @@ pub fn routes(dispatcher: Arc<Dispatcher>) -> Router {
         .get("/config", with(d, cluster::config))
         .get("/overview", with(d, cluster::overview))
         .get("/taskmanagers", with(d, cluster::task_managers))
+        .post("/taskmanagers", with(d, registration::register))
         .get(
             "/taskmanagers/:taskmanagerid",
             with(d, cluster::task_manager),
+        )
+        .post(
+            "/taskmanagers/:taskmanagerid/heartbeat",
+            with(d, registration::heartbeat),
         )
         .get("/metrics", with(d, metrics::prometheus))
         .get("/jobs", with(d, jobs::list))

@@ -1,8 +1,12 @@
-//! The cluster: the web UI's settings, the overview and the TaskManagers (this
-//! process is the one TaskManager, `local`).
+//! The cluster: the web UI's settings, the overview and the TaskManagers —
+//! those that registered with the ResourceManager and, when jobs run embedded,
+//! this process as the TaskManager `local` — and the answers of the
+//! TaskManager protocol.
 
+use crate::resource_manager::{TaskManagerStatus, slots_needed};
 use runnel_runtime::status::{JobState, JobStatus};
 use serde::Serialize;
+use std::time::Duration;
 
 /// The id of the TaskManager that is this process.
 pub(crate) const LOCAL_TASK_MANAGER: &str = "local";
@@ -29,11 +33,7 @@ pub(crate) struct Slots {
 /// The slots a job occupies: its highest parallelism (all its vertices share
 /// slots, as Flink's default slot sharing group).
 fn demand(job: &JobStatus) -> u32 {
-    job.vertices
-        .iter()
-        .map(|v| v.parallelism)
-        .max()
-        .unwrap_or(0)
+    slots_needed(job.vertices.iter().map(|v| v.parallelism))
 }
 
 /// The slots of the local TaskManager: `configured`, else the highest demand
@@ -46,6 +46,33 @@ pub(crate) fn slots(configured: Option<u32>, jobs: &[JobStatus]) -> Slots {
         total,
         available: total.saturating_sub(demands.iter().sum()),
     }
+}
+
+/// The TaskManagers of the cluster and their slots, summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClusterSlots {
+    pub task_managers: u32,
+    pub total: u32,
+    pub available: u32,
+}
+
+/// The local TaskManager's slots (if jobs run embedded) plus the registered
+/// TaskManagers'.
+pub(crate) fn cluster(local: Option<Slots>, registered: &[TaskManagerStatus]) -> ClusterSlots {
+    let local = local.into_iter().map(|s| (s.total, s.available));
+    let remote = registered.iter().map(|t| (t.slots, t.free_slots));
+    local.chain(remote).fold(
+        ClusterSlots {
+            task_managers: 0,
+            total: 0,
+            available: 0,
+        },
+        |c, (total, available)| ClusterSlots {
+            task_managers: c.task_managers + 1,
+            total: c.total + total,
+            available: c.available + available,
+        },
+    )
 }
 
 /// `GET /overview`.
@@ -62,11 +89,10 @@ pub(crate) struct ClusterOverview {
     runnel_version: &'static str,
 }
 
-pub(crate) fn overview(configured_slots: Option<u32>, jobs: &[JobStatus]) -> ClusterOverview {
+pub(crate) fn overview(slots: ClusterSlots, jobs: &[JobStatus]) -> ClusterOverview {
     let count = |f: &dyn Fn(JobState) -> bool| jobs.iter().filter(|j| f(j.state)).count() as u32;
-    let slots = slots(configured_slots, jobs);
     ClusterOverview {
-        taskmanagers: 1,
+        taskmanagers: slots.task_managers,
         slots_total: slots.total,
         slots_available: slots.available,
         jobs_running: count(&|s| !s.is_terminal()),
@@ -91,7 +117,7 @@ pub(crate) struct Hardware {
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TaskManagerInfo {
-    id: &'static str,
+    id: String,
     path: String,
     data_port: i32,
     time_since_last_heartbeat: i64,
@@ -114,7 +140,7 @@ pub(crate) fn local_task_manager(
     now: i64,
 ) -> TaskManagerInfo {
     TaskManagerInfo {
-        id: LOCAL_TASK_MANAGER,
+        id: LOCAL_TASK_MANAGER.to_string(),
         path: format!("runnel://{host}/taskmanager/{LOCAL_TASK_MANAGER}"),
         data_port: -1,
         time_since_last_heartbeat: now,
@@ -124,10 +150,32 @@ pub(crate) fn local_task_manager(
     }
 }
 
-pub(crate) fn task_managers(local: TaskManagerInfo) -> TaskManagers {
-    TaskManagers {
-        taskmanagers: vec![local],
+/// A registered TaskManager. Its path names its data address; `dataPort` is
+/// `-1` while it serves no data; free memory is unknown (`-1`) and it has no
+/// managed memory.
+pub(crate) fn registered_task_manager(tm: &TaskManagerStatus) -> TaskManagerInfo {
+    TaskManagerInfo {
+        id: tm.id.to_string(),
+        path: format!("runnel://{}/taskmanager/{}", tm.address, tm.id),
+        data_port: if tm.data_port == 0 {
+            -1
+        } else {
+            i32::from(tm.data_port)
+        },
+        time_since_last_heartbeat: tm.last_heartbeat,
+        slots_number: tm.slots,
+        free_slots: tm.free_slots,
+        hardware: Hardware {
+            cpu_cores: tm.hardware.cpu_cores,
+            physical_memory: tm.hardware.physical_memory,
+            free_memory: -1,
+            managed_memory: 0,
+        },
     }
+}
+
+pub(crate) fn task_managers(list: Vec<TaskManagerInfo>) -> TaskManagers {
+    TaskManagers { taskmanagers: list }
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -146,25 +194,56 @@ pub(crate) struct TaskManagerDetails {
     allocated_slots: Vec<AllocatedSlot>,
 }
 
-/// The local TaskManager with one allocated slot per slot a running job uses.
-pub(crate) fn task_manager_details(
-    local: TaskManagerInfo,
-    jobs: &[JobStatus],
-) -> TaskManagerDetails {
-    let allocated_slots = jobs
-        .iter()
+/// The job of each allocated slot of the local TaskManager: one per slot a
+/// running job uses.
+pub(crate) fn local_allocations(jobs: &[JobStatus]) -> Vec<String> {
+    jobs.iter()
         .filter(|j| !j.state.is_terminal())
-        .flat_map(|j| {
-            (0..demand(j)).map(|_| AllocatedSlot {
-                job_id: j.job_id.clone(),
-                resource: serde_json::Map::new(),
-            })
+        .flat_map(|j| (0..demand(j)).map(|_| j.job_id.clone()))
+        .collect()
+}
+
+/// A TaskManager with the job of each of its allocated slots.
+pub(crate) fn task_manager_details(info: TaskManagerInfo, jobs: Vec<String>) -> TaskManagerDetails {
+    let allocated_slots = jobs
+        .into_iter()
+        .map(|job_id| AllocatedSlot {
+            job_id,
+            resource: serde_json::Map::new(),
         })
         .collect();
     TaskManagerDetails {
-        info: local,
+        info,
         allocated_slots,
     }
+}
+
+/// `POST /taskmanagers`: the registered id and the heartbeat settings.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RegistrationAnswer {
+    id: String,
+    heartbeat_interval_ms: u64,
+    heartbeat_timeout_ms: u64,
+}
+
+pub(crate) fn registration_answer(
+    id: &str,
+    interval: Duration,
+    timeout: Duration,
+) -> RegistrationAnswer {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    RegistrationAnswer {
+        id: id.to_string(),
+        heartbeat_interval_ms: ms(interval),
+        heartbeat_timeout_ms: ms(timeout),
+    }
+}
+
+/// `POST /taskmanagers/{id}/heartbeat`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct HeartbeatAnswer {
+    pub known: bool,
 }
 
 #[cfg(test)]
@@ -202,7 +281,8 @@ mod tests {
                 available: 0
             }
         );
-        let o = serde_json::to_value(overview(Some(10), &jobs)).unwrap();
+        let local = cluster(Some(slots(Some(10), &jobs)), &[]);
+        let o = serde_json::to_value(overview(local, &jobs)).unwrap();
         assert_eq!(
             o,
             json!({"taskmanagers": 1, "slots-total": 10, "slots-available": 4, "jobs-running": 2,
@@ -227,7 +307,8 @@ mod tests {
             hw,
             42,
         );
-        let d = serde_json::to_value(task_manager_details(tm, &[status()])).unwrap();
+        let d =
+            serde_json::to_value(task_manager_details(tm, local_allocations(&[status()]))).unwrap();
         assert_eq!(d["id"], "local");
         assert_eq!(d["timeSinceLastHeartbeat"], 42);
         assert_eq!(d["slotsNumber"], 2);
@@ -237,5 +318,61 @@ mod tests {
             d["allocatedSlots"][0]["jobId"],
             "0123456789abcdef0123456789abcdef"
         );
+    }
+
+    #[test]
+    fn registered_task_managers_are_listed_and_summed() {
+        use crate::resource_manager::{TaskManagerHardware, TaskManagerId};
+        let tm = |id: &str, address: &str, slots, free_slots| TaskManagerStatus {
+            id: TaskManagerId::new(id).unwrap(),
+            address: address.into(),
+            data_port: address.rsplit_once(':').unwrap().1.parse().unwrap(),
+            slots,
+            free_slots,
+            hardware: TaskManagerHardware {
+                cpu_cores: 4,
+                physical_memory: 1 << 30,
+            },
+            version: VERSION.into(),
+            registered_at: 1_000,
+            last_heartbeat: 7_000,
+            reported_free_slots: None,
+            allocated: Vec::new(),
+        };
+        let registered = [tm("tm-a", "10.0.0.1:6121", 4, 4), tm("tm-b", "h:0", 2, 1)];
+        let info = serde_json::to_value(registered_task_manager(&registered[0])).unwrap();
+        assert_eq!(
+            info,
+            json!({"id": "tm-a", "path": "runnel://10.0.0.1:6121/taskmanager/tm-a",
+                   "dataPort": 6121, "timeSinceLastHeartbeat": 7_000, "slotsNumber": 4,
+                   "freeSlots": 4, "hardware": {"cpuCores": 4, "physicalMemory": 1 << 30,
+                   "freeMemory": -1, "managedMemory": 0}})
+        );
+        assert_eq!(
+            serde_json::to_value(registered_task_manager(&registered[1])).unwrap()["dataPort"],
+            -1
+        );
+        let standalone = cluster(None, &registered);
+        assert_eq!(
+            standalone,
+            ClusterSlots {
+                task_managers: 2,
+                total: 6,
+                available: 5
+            }
+        );
+        let local = Slots {
+            total: 2,
+            available: 1,
+        };
+        assert_eq!(
+            cluster(Some(local), &registered),
+            ClusterSlots {
+                task_managers: 3,
+                total: 8,
+                available: 6
+            }
+        );
+        assert_eq!(cluster(None, &[]).task_managers, 0);
     }
 }

@@ -1,0 +1,560 @@
+//! The [`ResourceManager`]: which TaskManagers are registered and alive, and
+//! their task slots (SPEC A1, A2, A6).
+//!
+//! It is a pure state machine (STYLE habit 4): events in — a
+//! [`register`](ResourceManager::register), a
+//! [`heartbeat`](ResourceManager::heartbeat), a [`tick`](ResourceManager::tick)
+//! with the current time — and decisions out — [`Registered`], a
+//! [`Rejection`] with its reason, [`Lost`] TaskManagers. It reads no clock,
+//! takes no lock and does no I/O: the [`Dispatcher`](crate::Dispatcher) owns
+//! one behind a mutex, feeds it the time of its clock, ticks it before every
+//! event and logs its decisions; the REST handlers and the endpoint's ticker
+//! thread are its only callers.
+//!
+//! Time is epoch milliseconds, the Dispatcher's clock's (`now` arguments,
+//! [`TaskManagerStatus::last_heartbeat`]).
+//!
+//! Invariants:
+//! - a TaskManager id is registered at most once; registering it again
+//!   replaces the earlier registration in place (a TaskManager that restarted),
+//!   releasing its slots;
+//! - a rejected registration changes nothing, not even an earlier registration
+//!   of the same id;
+//! - a TaskManager is alive while `now - last_heartbeat <= heartbeat_timeout`;
+//!   the first [`tick`](ResourceManager::tick) after that removes it and
+//!   reports it [`Lost`], once; a heartbeat of a removed id is
+//!   [`HeartbeatError::UnknownTaskManager`], so the TaskManager registers again;
+//! - every slot of every registered TaskManager is in the slot table, free or
+//!   allocated to one job; removing a TaskManager removes its slots and names
+//!   the jobs that held any (they must fail over, SPEC A6).
+
+mod registration;
+mod slots;
+
+pub use registration::{
+    Heartbeat, MAX_ID_LEN, MAX_SLOTS, Registration, Rejection, TaskManagerHardware, TaskManagerId,
+    VERSION, check_version,
+};
+pub use slots::{NotEnoughSlots, SlotId, slots_needed};
+
+use slots::SlotTable;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Flink's `heartbeat.interval`: how often a TaskManager heartbeats.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Flink's `heartbeat.timeout`: how long a TaskManager may be silent before it
+/// is declared lost.
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// A registered TaskManager, as the ResourceManager sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskManagerStatus {
+    /// Its id.
+    pub id: TaskManagerId,
+    /// `host:port` it serves data on (port 0: none yet).
+    pub address: String,
+    /// Its data port (0: none yet).
+    pub data_port: u16,
+    /// Its slots.
+    pub slots: u32,
+    /// Its slots not allocated to a job.
+    pub free_slots: u32,
+    /// Its machine.
+    pub hardware: TaskManagerHardware,
+    /// Its Runnel version.
+    pub version: String,
+    /// When it (last) registered, epoch ms.
+    pub registered_at: i64,
+    /// Its last heartbeat (or registration), epoch ms.
+    pub last_heartbeat: i64,
+    /// The free slots its last heartbeat reported, if it did.
+    pub reported_free_slots: Option<u32>,
+    /// Its allocated slots with their jobs.
+    pub allocated: Vec<(SlotId, String)>,
+}
+
+/// A registration was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The TaskManager.
+    pub id: TaskManagerId,
+    /// It replaced an earlier registration of the same id.
+    pub replaced: bool,
+    /// Jobs that held slots of the replaced registration (they lost them).
+    pub affected_jobs: Vec<String>,
+}
+
+/// A TaskManager was silent for longer than the heartbeat timeout and is
+/// removed with its slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lost {
+    /// The TaskManager.
+    pub id: TaskManagerId,
+    /// Its address.
+    pub address: String,
+    /// How long it had been silent, ms.
+    pub silent_ms: i64,
+    /// Jobs that held slots on it (they must fail over).
+    pub affected_jobs: Vec<String>,
+}
+
+/// A heartbeat that cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HeartbeatError {
+    /// No TaskManager with this id is registered (never, or lost): it must
+    /// register again (`404`).
+    #[error("TaskManager {id} not found.")]
+    UnknownTaskManager {
+        /// The id.
+        id: String,
+    },
+    /// The heartbeat reports more free slots than the TaskManager has (`400`).
+    #[error("heartbeat of TaskManager {id}: freeSlots {free} exceeds its {slots} slots")]
+    Malformed {
+        /// The id.
+        id: String,
+        /// The reported free slots.
+        free: u32,
+        /// Its slots.
+        slots: u32,
+    },
+}
+
+/// One registered TaskManager.
+#[derive(Debug)]
+struct Entry {
+    id: TaskManagerId,
+    registration: Registration,
+    data_port: u16,
+    registered_at: i64,
+    last_heartbeat: i64,
+    reported_free_slots: Option<u32>,
+}
+
+/// The TaskManagers and their slots. See the [module docs](self).
+///
+/// ```
+/// use runnel_jobmanager::resource_manager::{
+///     Heartbeat, Registration, ResourceManager, TaskManagerHardware, VERSION,
+/// };
+/// use std::time::Duration;
+///
+/// let mut rm = ResourceManager::new(Duration::from_secs(10), Duration::from_secs(50));
+/// let registration = Registration {
+///     id: "tm-1".into(),
+///     address: "10.0.0.11:6121".into(),
+///     slots: 4,
+///     hardware: TaskManagerHardware { cpu_cores: 8, physical_memory: 1 << 34 },
+///     version: VERSION.into(),
+/// };
+/// rm.register(registration, 1_000).unwrap();
+/// rm.heartbeat("tm-1", Heartbeat::default(), 11_000).unwrap();
+/// assert!(rm.tick(61_000).is_empty(), "silent for exactly the timeout");
+/// let lost = rm.tick(61_001);
+/// assert_eq!((lost[0].id.as_str(), lost[0].silent_ms), ("tm-1", 50_001));
+/// assert!(rm.heartbeat("tm-1", Heartbeat::default(), 61_002).is_err());
+/// ```
+#[derive(Debug)]
+pub struct ResourceManager {
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
+    /// In registration order.
+    entries: Vec<Entry>,
+    slots: SlotTable,
+}
+
+impl Default for ResourceManager {
+    fn default() -> Self {
+        ResourceManager::new(DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT)
+    }
+}
+
+impl ResourceManager {
+    /// No TaskManagers yet; TaskManagers heartbeat every `heartbeat_interval`
+    /// and are lost after `heartbeat_timeout` of silence.
+    pub fn new(heartbeat_interval: Duration, heartbeat_timeout: Duration) -> Self {
+        ResourceManager {
+            heartbeat_interval,
+            heartbeat_timeout,
+            entries: Vec::new(),
+            slots: SlotTable::default(),
+        }
+    }
+
+    /// How often TaskManagers heartbeat (told to them at registration).
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.heartbeat_interval
+    }
+
+    /// How long a TaskManager may be silent.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_timeout
+    }
+
+    /// Registers a TaskManager at `now`: validates `registration` entirely
+    /// (version first), then adds it with free slots, or replaces the earlier
+    /// registration of its id (keeping its place, dropping its allocations).
+    pub fn register(
+        &mut self,
+        registration: Registration,
+        now: i64,
+    ) -> Result<Registered, Rejection> {
+        let id = registration.validate()?;
+        let data_port = registration::data_port(&registration.address)?;
+        let affected_jobs = self.slots.add(&id, registration.slots);
+        let entry = Entry {
+            id: id.clone(),
+            registration,
+            data_port,
+            registered_at: now,
+            last_heartbeat: now,
+            reported_free_slots: None,
+        };
+        let replaced = match self.entries.iter_mut().find(|e| e.id == id) {
+            Some(old) => {
+                *old = entry;
+                true
+            }
+            None => {
+                self.entries.push(entry);
+                false
+            }
+        };
+        Ok(Registered {
+            id,
+            replaced,
+            affected_jobs,
+        })
+    }
+
+    /// Takes a heartbeat of TaskManager `id` at `now`: it is alive until
+    /// `now + heartbeat_timeout`. Losses are declared by [`tick`](Self::tick)
+    /// only, so tick first to refuse a heartbeat that comes too late.
+    pub fn heartbeat(
+        &mut self,
+        id: &str,
+        heartbeat: Heartbeat,
+        now: i64,
+    ) -> Result<(), HeartbeatError> {
+        let Some(entry) = self.entries.iter_mut().find(|e| e.id.as_str() == id) else {
+            return Err(HeartbeatError::UnknownTaskManager { id: id.to_string() });
+        };
+        if let Some(free) = heartbeat.free_slots
+            && free > entry.registration.slots
+        {
+            return Err(HeartbeatError::Malformed {
+                id: id.to_string(),
+                free,
+                slots: entry.registration.slots,
+            });
+        }
+        entry.last_heartbeat = entry.last_heartbeat.max(now);
+        entry.reported_free_slots = heartbeat.free_slots;
+        Ok(())
+    }
+
+    /// Removes every TaskManager silent for longer than the heartbeat timeout
+    /// at `now`, with its slots, and reports them.
+    pub fn tick(&mut self, now: i64) -> Vec<Lost> {
+        let timeout = i64::try_from(self.heartbeat_timeout.as_millis()).unwrap_or(i64::MAX);
+        let mut lost = Vec::new();
+        let mut i = 0;
+        while i < self.entries.len() {
+            let silent_ms = now.saturating_sub(self.entries[i].last_heartbeat);
+            if silent_ms > timeout {
+                let entry = self.entries.remove(i);
+                lost.push(Lost {
+                    affected_jobs: self.slots.remove(&entry.id),
+                    id: entry.id,
+                    address: entry.registration.address,
+                    silent_ms,
+                });
+            } else {
+                i += 1;
+            }
+        }
+        lost
+    }
+
+    /// Every registered TaskManager, in registration order.
+    pub fn task_managers(&self) -> Vec<TaskManagerStatus> {
+        self.entries.iter().map(|e| self.status(e)).collect()
+    }
+
+    /// TaskManager `id`, if registered.
+    pub fn task_manager(&self, id: &str) -> Option<TaskManagerStatus> {
+        self.entries
+            .iter()
+            .find(|e| e.id.as_str() == id)
+            .map(|e| self.status(e))
+    }
+
+    /// How many TaskManagers are registered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No TaskManager is registered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Makes `job` hold `n` slots (with slot sharing, `n` is
+    /// [`slots_needed`] of its operators' parallelisms). The slots it already
+    /// holds count, so after losing a TaskManager the same call replaces the
+    /// lost slots. Returns every slot the job holds; on [`NotEnoughSlots`]
+    /// nothing is allocated.
+    pub fn allocate(&mut self, job: &str, n: u32) -> Result<Vec<SlotId>, NotEnoughSlots> {
+        self.slots.allocate(job, n)
+    }
+
+    /// Frees every slot of `job` (it ended or is rescheduled); returns them.
+    pub fn release(&mut self, job: &str) -> Vec<SlotId> {
+        self.slots.release(job)
+    }
+
+    fn status(&self, e: &Entry) -> TaskManagerStatus {
+        TaskManagerStatus {
+            id: e.id.clone(),
+            address: e.registration.address.clone(),
+            data_port: e.data_port,
+            slots: e.registration.slots,
+            free_slots: self.slots.free(&e.id),
+            hardware: e.registration.hardware,
+            version: e.registration.version.clone(),
+            registered_at: e.registered_at,
+            last_heartbeat: e.last_heartbeat,
+            reported_free_slots: e.reported_free_slots,
+            allocated: self.slots.allocated(&e.id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT_MS: i64 = 50_000;
+
+    fn rm() -> ResourceManager {
+        ResourceManager::default()
+    }
+
+    fn registration(id: &str, slots: u32) -> Registration {
+        Registration {
+            id: id.to_string(),
+            address: "10.0.0.11:6121".to_string(),
+            slots,
+            hardware: TaskManagerHardware {
+                cpu_cores: 8,
+                physical_memory: 1 << 34,
+            },
+            version: VERSION.to_string(),
+        }
+    }
+
+    fn ids(rm: &ResourceManager) -> Vec<String> {
+        rm.task_managers()
+            .iter()
+            .map(|t| t.id.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn registers_task_managers_with_free_slots() {
+        let mut rm = rm();
+        let r = rm.register(registration("tm-a", 4), 1_000).unwrap();
+        assert_eq!((r.id.as_str(), r.replaced), ("tm-a", false));
+        rm.register(registration("tm-b", 2), 1_500).unwrap();
+        assert_eq!(ids(&rm), ["tm-a", "tm-b"]);
+        let a = rm.task_manager("tm-a").unwrap();
+        assert_eq!((a.slots, a.free_slots, a.data_port), (4, 4, 6121));
+        assert_eq!((a.registered_at, a.last_heartbeat), (1_000, 1_000));
+        assert_eq!(a.hardware.cpu_cores, 8);
+        assert_eq!(a.version, VERSION);
+        assert!(rm.task_manager("tm-c").is_none());
+        assert_eq!(rm.len(), 2);
+    }
+
+    #[test]
+    fn malformed_registrations_are_rejected_and_change_nothing() {
+        let mut rm = rm();
+        rm.register(registration("tm-a", 4), 1_000).unwrap();
+        let with = |f: fn(&mut Registration)| {
+            let mut r = registration("tm-a", 4);
+            f(&mut r);
+            r
+        };
+        let table = [
+            (with(|r| r.id = String::new()), "id"),
+            (with(|r| r.id = "tm/a".into()), "id"),
+            (with(|r| r.id = "x".repeat(65)), "id"),
+            (with(|r| r.id = "local".into()), "reserved"),
+            (with(|r| r.address = "nohost".into()), "address"),
+            (with(|r| r.address = "h:99999".into()), "address"),
+            (with(|r| r.slots = 0), "slots"),
+            (with(|r| r.slots = MAX_SLOTS + 1), "slots"),
+            (with(|r| r.hardware.cpu_cores = 0), "cpuCores"),
+            (with(|r| r.hardware.physical_memory = -2), "physicalMemory"),
+            (with(|r| r.version = "one".into()), "version"),
+        ];
+        for (bad, needle) in table {
+            let err = rm.register(bad.clone(), 2_000).unwrap_err();
+            assert!(
+                matches!(&err, Rejection::Malformed { reason } if reason.contains(needle)),
+                "{bad:?}: {err}"
+            );
+        }
+        let a = rm.task_manager("tm-a").unwrap();
+        assert_eq!((a.slots, a.registered_at), (4, 1_000), "untouched");
+    }
+
+    #[test]
+    fn an_incompatible_version_is_rejected_naming_both_versions() {
+        let mut rm = rm();
+        let mut r = registration("tm-a", 4);
+        r.version = "99.1.0".into();
+        let err = rm.register(r, 1_000).unwrap_err();
+        assert_eq!(
+            err,
+            Rejection::IncompatibleVersion {
+                jobmanager: VERSION.into(),
+                taskmanager: "99.1.0".into()
+            }
+        );
+        let message = err.to_string();
+        assert!(message.contains(VERSION) && message.contains("99.1.0"));
+        assert!(rm.is_empty());
+    }
+
+    #[test]
+    fn re_registration_replaces_in_place_and_frees_its_slots() {
+        let mut rm = rm();
+        rm.register(registration("tm-a", 4), 1_000).unwrap();
+        rm.register(registration("tm-b", 2), 1_000).unwrap();
+        rm.allocate("job-1", 5).unwrap();
+        let mut again = registration("tm-a", 8);
+        again.address = "10.0.0.12:7000".into();
+        let r = rm.register(again, 9_000).unwrap();
+        assert!(r.replaced);
+        assert_eq!(r.affected_jobs, ["job-1"]);
+        assert_eq!(ids(&rm), ["tm-a", "tm-b"], "keeps its place");
+        let a = rm.task_manager("tm-a").unwrap();
+        assert_eq!((a.slots, a.free_slots), (8, 8));
+        assert_eq!((a.address.as_str(), a.data_port), ("10.0.0.12:7000", 7000));
+        assert_eq!((a.registered_at, a.last_heartbeat), (9_000, 9_000));
+        assert_eq!(rm.task_manager("tm-b").unwrap().free_slots, 1);
+    }
+
+    #[test]
+    fn heartbeats_refresh_and_unknown_ids_are_refused() {
+        let mut rm = rm();
+        rm.register(registration("tm-a", 4), 1_000).unwrap();
+        let hb = Heartbeat {
+            free_slots: Some(4),
+        };
+        rm.heartbeat("tm-a", hb, 5_000).unwrap();
+        let a = rm.task_manager("tm-a").unwrap();
+        assert_eq!((a.last_heartbeat, a.reported_free_slots), (5_000, Some(4)));
+        rm.heartbeat("tm-a", Heartbeat::default(), 4_000).unwrap();
+        assert_eq!(
+            rm.task_manager("tm-a").unwrap().last_heartbeat,
+            5_000,
+            "a late heartbeat does not move time back"
+        );
+        assert_eq!(
+            rm.heartbeat("tm-x", hb, 6_000),
+            Err(HeartbeatError::UnknownTaskManager { id: "tm-x".into() })
+        );
+        let too_many = Heartbeat {
+            free_slots: Some(5),
+        };
+        assert!(matches!(
+            rm.heartbeat("tm-a", too_many, 6_000),
+            Err(HeartbeatError::Malformed { free: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn a_task_manager_is_lost_only_after_the_timeout() {
+        let mut rm = rm();
+        rm.register(registration("tm-a", 4), 1_000).unwrap();
+        rm.register(registration("tm-b", 2), 1_000).unwrap();
+        rm.heartbeat("tm-b", Heartbeat::default(), 30_000).unwrap();
+        rm.allocate("job-1", 5).unwrap();
+        // (now, TaskManagers lost at that tick)
+        let table: [(i64, &[&str]); 5] = [
+            (1_000 + TIMEOUT_MS - 1, &[]),
+            (1_000 + TIMEOUT_MS, &[]),
+            (1_000 + TIMEOUT_MS + 1, &["tm-a"]),
+            (30_000 + TIMEOUT_MS, &[]),
+            (30_000 + TIMEOUT_MS + 1, &["tm-b"]),
+        ];
+        for (now, expected) in table {
+            let lost: Vec<String> = rm.tick(now).iter().map(|l| l.id.to_string()).collect();
+            assert_eq!(lost, expected, "at {now}");
+        }
+        assert!(rm.is_empty());
+        assert_eq!(
+            rm.heartbeat("tm-a", Heartbeat::default(), 90_000),
+            Err(HeartbeatError::UnknownTaskManager { id: "tm-a".into() }),
+            "a lost TaskManager must register again"
+        );
+        assert!(rm.allocate("job-1", 1).is_err(), "its slots are gone");
+    }
+
+    #[test]
+    fn a_lost_task_manager_names_its_jobs_and_how_long_it_was_silent() {
+        let mut rm = rm();
+        rm.register(registration("tm-a", 2), 0).unwrap();
+        rm.register(registration("tm-b", 2), 0).unwrap();
+        rm.allocate("job-1", 1).unwrap();
+        rm.allocate("job-2", 2).unwrap();
+        rm.heartbeat("tm-b", Heartbeat::default(), 40_000).unwrap();
+        let lost = rm.tick(60_000);
+        assert_eq!(
+            lost,
+            [Lost {
+                id: TaskManagerId::new("tm-a").unwrap(),
+                address: "10.0.0.11:6121".into(),
+                silent_ms: 60_000,
+                affected_jobs: vec!["job-1".into(), "job-2".into()],
+            }]
+        );
+        assert!(rm.tick(60_000).is_empty(), "reported once");
+        let b = rm.task_manager("tm-b").unwrap();
+        assert_eq!(b.free_slots, 1);
+        assert_eq!(b.allocated.len(), 1);
+        assert_eq!(b.allocated[0].1, "job-2");
+    }
+
+    #[test]
+    fn allocation_shares_slots_and_refuses_beyond_the_cluster() {
+        let mut rm = rm();
+        assert_eq!(
+            rm.allocate("job-1", 1),
+            Err(NotEnoughSlots {
+                job: "job-1".into(),
+                needed: 1,
+                free: 0
+            })
+        );
+        rm.register(registration("tm-a", 2), 0).unwrap();
+        rm.register(registration("tm-b", 2), 0).unwrap();
+        // Source (2) -> Window (3) -> Sink (1): three shared slots.
+        let slots = rm.allocate("job-1", slots_needed([2, 3, 1])).unwrap();
+        assert_eq!(slots.len(), 3);
+        assert!(matches!(
+            rm.allocate("job-2", 2),
+            Err(NotEnoughSlots {
+                needed: 2,
+                free: 1,
+                ..
+            })
+        ));
+        assert_eq!(rm.release("job-1"), slots);
+        assert_eq!(rm.allocate("job-2", 4).unwrap().len(), 4);
+    }
+}
