@@ -43,7 +43,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "runnel-cli",
-        &["runnel-config", "runnel-api", "runnel-plan", "runnel-rest"],
+        &[
+            "runnel-config",
+            "runnel-api",
+            "runnel-plan",
+            "runnel-rest",
+            "runnel-jobmanager",
+            "runnel-taskmanager",
+        ],
     ),
     (
         "runnel-jobmanager",

@@ -88,6 +88,43 @@ pub(crate) enum Command {
     Stop(StopArgs),
     /// Cancel a running job
     Cancel(JobIdArg),
+    /// Run a JobManager: the REST API, the web UI and the TaskManager registry
+    #[command(after_help = "Example: runnel jobmanager --port 8081")]
+    Jobmanager(JobManagerProcessArgs),
+    /// Run a TaskManager that registers its slots with a JobManager
+    #[command(after_help = "Example: runnel taskmanager --jobmanager 127.0.0.1:8081 --slots 4")]
+    Taskmanager(TaskManagerProcessArgs),
+}
+
+/// `runnel jobmanager`.
+#[derive(Debug, Args)]
+pub(crate) struct JobManagerProcessArgs {
+    /// YAML configuration file (rest.*, heartbeat.*)
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The REST port (overrides rest.port; 0 picks a free one)
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// The address to listen on (overrides rest.bind-address; default loopback)
+    #[arg(long, value_name = "ADDRESS")]
+    pub address: Option<String>,
+}
+
+/// `runnel taskmanager`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskManagerProcessArgs {
+    /// The JobManager's REST address
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    pub jobmanager: String,
+    /// Task slots to offer (overrides taskmanager.numberOfTaskSlots)
+    #[arg(short, long, value_name = "N", value_parser = parse_parallelism)]
+    pub slots: Option<u32>,
+    /// YAML configuration file (taskmanager.numberOfTaskSlots, rest.bearer-token)
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The JobManager's bearer token (rest.bearer-token)
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
 }
 
 /// `runnel run`.
@@ -231,7 +268,9 @@ impl Cli {
             | Command::List(_)
             | Command::Savepoint(_)
             | Command::Stop(_)
-            | Command::Cancel(_) => {}
+            | Command::Cancel(_)
+            | Command::Jobmanager(_)
+            | Command::Taskmanager(_) => {}
         }
         Ok(cli)
     }

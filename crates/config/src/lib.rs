@@ -8,6 +8,7 @@
 //! errors that name the file, the line and the key.
 
 mod checkpointing;
+mod cluster;
 mod error;
 mod fault;
 mod options;
@@ -17,6 +18,7 @@ mod values;
 mod yaml;
 
 pub use checkpointing::{CheckpointingConfig, CheckpointingMode, RestartStrategyConfig};
+pub use cluster::ClusterConfig;
 pub use error::ConfigError;
 pub use fault::FaultInjection;
 pub use options::{ConfigOption, OPTIONS, ValueKind};
@@ -72,6 +74,8 @@ pub struct Configuration {
     pub s3: S3Config,
     /// `rest.*`: the REST API and web UI.
     pub rest: RestConfig,
+    /// `heartbeat.*`, `taskmanager.numberOfTaskSlots`: the standalone cluster.
+    pub cluster: ClusterConfig,
 }
 
 /// The keyed state backend (`state.backend.type`).
@@ -124,6 +128,7 @@ impl Default for Configuration {
             fault_injection: None,
             s3: S3Config::default(),
             rest: RestConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -166,7 +171,8 @@ impl Configuration {
             )
             .or_else(|| fault::parse(option.key, v, &mut config.fault_injection))
             .or_else(|| s3::parse(option.key, v, &mut config.s3))
-            .or_else(|| rest::parse(option.key, v, &mut config.rest));
+            .or_else(|| rest::parse(option.key, v, &mut config.rest))
+            .or_else(|| cluster::parse(option.key, v, &mut config.cluster));
             if let Some(result) = parsed {
                 result.map_err(bad)?;
                 continue;

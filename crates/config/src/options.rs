@@ -361,6 +361,24 @@ pub const OPTIONS: &[ConfigOption] = &[
         default: "",
         description: "When set, REST API calls need `Authorization: Bearer <token>` (the UI's own files do not).",
     },
+    ConfigOption {
+        key: "heartbeat.interval",
+        kind: ValueKind::Duration,
+        default: "10 s",
+        description: "How often a TaskManager heartbeats to the JobManager.",
+    },
+    ConfigOption {
+        key: "heartbeat.timeout",
+        kind: ValueKind::Duration,
+        default: "50 s",
+        description: "How long a TaskManager may be silent before the JobManager declares it lost.",
+    },
+    ConfigOption {
+        key: "taskmanager.numberOfTaskSlots",
+        kind: ValueKind::PositiveInt,
+        default: "1",
+        description: "Task slots a TaskManager offers (a job needs as many as its highest parallelism).",
+    },
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static ConfigOption> {

@@ -3,6 +3,7 @@
 //! Every command returns the process exit code, or an error that `main` prints
 //! as `error: ...` with exit code 1.
 
+mod cluster;
 mod config;
 mod control;
 mod explain;
@@ -45,6 +46,8 @@ pub(crate) fn dispatch(command: Command) -> Result<ExitCode> {
             ),
             None => control::stop(&args),
         },
+        Command::Jobmanager(args) => cluster::jobmanager(&args),
+        Command::Taskmanager(args) => cluster::taskmanager(&args),
         Command::Cancel(args) => match &args.target.jobmanager {
             Some(jm) => rest_control::cancel(&args.target, jm, &args.job_id),
             None => control::cancel(&args.job_id),

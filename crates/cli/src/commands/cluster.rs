@@ -1,0 +1,123 @@
+//! `runnel jobmanager` and `runnel taskmanager`: the processes of a standalone
+//! cluster. Both run in the foreground until Ctrl-C (or SIGTERM through the
+//! same handler); the JobManager serves the REST API, the web UI and the
+//! TaskManager protocol, TaskManagers register with it and heartbeat.
+
+use crate::args::{JobManagerProcessArgs, TaskManagerProcessArgs};
+use anyhow::{Result, anyhow};
+use runnel_config::Configuration;
+use runnel_jobmanager::standalone::{self, StandaloneConfig};
+use runnel_taskmanager::{TaskManager, TaskManagerConfig};
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The configuration file given with `-c`, else the environment's, else the
+/// defaults.
+fn configuration(file: Option<&std::path::Path>) -> Result<Configuration> {
+    Ok(match file {
+        Some(f) => Configuration::load_file(f)?,
+        None => Configuration::from_env()?,
+    })
+}
+
+/// Prints a progress line; a closed standard output (the reader went away)
+/// must not stop a cluster process.
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n"));
+    let _ = out.flush();
+}
+
+/// A flag raised by Ctrl-C.
+fn interrupted() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    ctrlc::set_handler(move || raised.store(true, Ordering::SeqCst))
+        .map_err(|e| anyhow!("cannot handle Ctrl-C: {e}"))?;
+    Ok(flag)
+}
+
+fn resolve(address: &str, what: &str) -> Result<SocketAddr> {
+    address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| anyhow!("{what} `{address}` is not a HOST:PORT address"))
+}
+
+/// Runs a JobManager until interrupted.
+pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
+    let config = configuration(args.config.as_deref())?;
+    let host = args
+        .address
+        .clone()
+        .unwrap_or_else(|| config.rest.bind_address.clone());
+    let port = args.port.unwrap_or(config.rest.port);
+    let address = resolve(&format!("{host}:{port}"), "the REST address")?;
+    let loopback = matches!(host.as_str(), "127.0.0.1" | "::1" | "localhost");
+    let standalone = StandaloneConfig {
+        rest: runnel_rest::RestConfig {
+            address,
+            allow_non_loopback: !loopback,
+            bearer_token: config.rest.bearer_token.clone(),
+            ..runnel_rest::RestConfig::default()
+        },
+        heartbeat_interval: config.cluster.heartbeat_interval,
+        heartbeat_timeout: config.cluster.heartbeat_timeout,
+        ..StandaloneConfig::default()
+    };
+    let stop = interrupted()?;
+    let mut endpoint = standalone::start(standalone)?;
+    say(format_args!(
+        "JobManager: REST API and web UI on http://{}/",
+        endpoint.local_addr()
+    ));
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    endpoint.shutdown();
+    say(format_args!("JobManager stopped."));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a TaskManager until interrupted or until it fails for good.
+pub(crate) fn taskmanager(args: &TaskManagerProcessArgs) -> Result<ExitCode> {
+    let config = configuration(args.config.as_deref())?;
+    let tm_config = TaskManagerConfig {
+        jobmanager: resolve(&args.jobmanager, "--jobmanager")?,
+        slots: args.slots.unwrap_or(config.cluster.taskmanager_slots),
+        bearer_token: args
+            .token
+            .clone()
+            .or_else(|| config.rest.bearer_token.clone()),
+        ..TaskManagerConfig::default()
+    };
+    let stop = interrupted()?;
+    let slots = tm_config.slots;
+    let tm = TaskManager::start(tm_config)?;
+    say(format_args!(
+        "TaskManager {} with {slots} slot(s) registering with the JobManager at {}",
+        tm.id(),
+        args.jobmanager
+    ));
+    let mut announced = false;
+    while !tm.is_finished() {
+        if stop.load(Ordering::SeqCst) {
+            tm.shutdown();
+            break;
+        }
+        if !announced && tm.is_registered() {
+            say(format_args!("TaskManager {} registered.", tm.id()));
+            announced = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let id = tm.id().to_string();
+    tm.wait()?;
+    say(format_args!("TaskManager {id} stopped."));
+    Ok(ExitCode::SUCCESS)
+}
