@@ -219,6 +219,51 @@ fn an_lsm_savepoint_restores_into_the_heap_backend() {
 
 // ---- checkpoints and recovery ----
 
+/// Sums of `1..=m` per key `x % k` at parallelism 2, the source slowed down
+/// every `slow_every` records, and subtask 1 of `Sum` failing once after
+/// `fail_after` records: the job's result and the last sum of each key.
+fn failing_sums(
+    mut config: Configuration,
+    m: u64,
+    k: u64,
+    fail_after: u64,
+    slow_every: u64,
+) -> (JobExecutionResult, BTreeMap<u64, u64>) {
+    let mut fault = FaultInjection::new("Sum", fail_after);
+    fault.subtask = 1;
+    config.fault_injection = Some(fault);
+    let env = StreamExecutionEnvironment::with_config(config);
+    env.set_parallelism(2);
+    let last = Sums::default();
+    let sink = last.clone();
+    env.from_sequence(1, m)
+        .map(move |x: u64| {
+            if x.is_multiple_of(slow_every) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (x % k, x)
+        })
+        .name("Slow")
+        .key_by(key_of)
+        .sum(|(_, v)| v)
+        .name("Sum")
+        .add_sink(move |(k, v): (u64, u64)| {
+            sink.lock().unwrap().insert(k, v);
+        });
+    let result = env.execute("sums").unwrap();
+    let sums = last.lock().unwrap().clone();
+    (result, sums)
+}
+
+/// The sums of `1..=m` per key `x % k`.
+fn expected_sums(m: u64, k: u64) -> BTreeMap<u64, u64> {
+    let mut expected = BTreeMap::new();
+    for x in 1..=m {
+        *expected.entry(x % k).or_default() += x;
+    }
+    expected
+}
+
 #[test]
 fn a_failed_lsm_job_restarts_from_its_latest_checkpoint_with_exact_results() {
     const M: u64 = 60_000;
@@ -232,36 +277,9 @@ fn a_failed_lsm_job_restarts_from_its_latest_checkpoint_with_exact_results() {
         ..Configuration::default()
     };
     config.checkpointing.interval = Some(Duration::from_millis(10));
-    let mut fault = FaultInjection::new("Sum", 20_000);
-    fault.subtask = 1;
-    config.fault_injection = Some(fault);
-
-    let env = StreamExecutionEnvironment::with_config(config);
-    env.set_parallelism(2);
-    let last = Sums::default();
-    let sink = last.clone();
-    env.from_sequence(1, M)
-        .map(|x: u64| {
-            if x.is_multiple_of(500) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            (x % K, x)
-        })
-        .name("Slow")
-        .key_by(key_of)
-        .sum(|(_, v)| v)
-        .name("Sum")
-        .add_sink(move |(k, v): (u64, u64)| {
-            sink.lock().unwrap().insert(k, v);
-        });
-    let result = env.execute("sums").unwrap();
-    let mut expected = BTreeMap::new();
-    for x in 1..=M {
-        *expected.entry(x % K).or_default() += x;
-    }
-    assert_eq!(
-        *last.lock().unwrap(),
-        expected,
+    let (result, sums) = failing_sums(config, M, K, 20_000, 500);
+    assert!(
+        sums == expected_sums(M, K),
         "no record lost or counted twice"
     );
     assert_eq!(result.restarts, 1);
@@ -366,36 +384,9 @@ fn incremental_checkpoints_recover_exactly_and_keep_only_referenced_files() {
     const K: u64 = 3_000;
     let dir = std::env::temp_dir().join(format!("runnel-incremental-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut config = incremental_config(&dir);
-    let mut fault = FaultInjection::new("Sum", 30_000);
-    fault.subtask = 1;
-    config.fault_injection = Some(fault);
-
-    let env = StreamExecutionEnvironment::with_config(config);
-    env.set_parallelism(2);
-    let last = Sums::default();
-    let sink = last.clone();
-    env.from_sequence(1, M)
-        .map(|x: u64| {
-            if x.is_multiple_of(400) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            (x % K, x)
-        })
-        .name("Slow")
-        .key_by(key_of)
-        .sum(|(_, v)| v)
-        .name("Sum")
-        .add_sink(move |(k, v): (u64, u64)| {
-            sink.lock().unwrap().insert(k, v);
-        });
-    let result = env.execute("incremental sums").unwrap();
-    let mut expected = BTreeMap::new();
-    for x in 1..=M {
-        *expected.entry(x % K).or_default() += x;
-    }
+    let (result, sums) = failing_sums(incremental_config(&dir), M, K, 30_000, 400);
     assert!(
-        *last.lock().unwrap() == expected,
+        sums == expected_sums(M, K),
         "no record lost or counted twice"
     );
     assert_eq!(result.restarts, 1);

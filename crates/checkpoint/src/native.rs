@@ -208,11 +208,7 @@ impl NativeFileSource {
     }
 
     fn path(&self, file: &SharedFile) -> String {
-        if self.base.is_empty() {
-            file.path.clone()
-        } else {
-            format!("{}/{}", self.base.trim_end_matches('/'), file.path)
-        }
+        crate::storage::join_path(&self.base, &file.path)
     }
 
     /// The full location of `file`.

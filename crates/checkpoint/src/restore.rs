@@ -12,7 +12,7 @@ use crate::error::CheckpointError;
 use crate::metadata::{CheckpointMetadata, METADATA_FILE};
 use crate::native::NativeFileSource;
 use crate::snapshot::{ChannelState, OperatorId, OperatorSubtaskState, TaskStateSnapshot};
-use crate::storage::CheckpointStorage;
+use crate::storage::{CheckpointStorage, join_path as join};
 use runnel_state::repartition;
 use runnel_types::{CheckpointId, compute_key_group_range_for_operator_index};
 use std::collections::HashMap;
@@ -232,14 +232,6 @@ impl RestoredJob {
     /// Whether the snapshot had state for `operator` (possibly empty).
     pub fn has_operator(&self, operator: &OperatorId) -> bool {
         self.operators.contains_key(operator)
-    }
-}
-
-fn join(dir: &str, file: &str) -> String {
-    if dir.is_empty() {
-        file.to_string()
-    } else {
-        format!("{}/{file}", dir.trim_end_matches('/'))
     }
 }
 

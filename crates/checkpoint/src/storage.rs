@@ -87,6 +87,15 @@ fn s3_storage(url: &str, _: &S3Options) -> Result<Arc<dyn CheckpointStorage>, St
     })
 }
 
+/// `file` under `dir` (`/`-separated storage paths; an empty `dir` is the root).
+pub fn join_path(dir: &str, file: &str) -> String {
+    if dir.is_empty() {
+        file.to_string()
+    } else {
+        format!("{}/{file}", dir.trim_end_matches('/'))
+    }
+}
+
 /// A place to keep checkpoint files.
 pub trait CheckpointStorage: Send + Sync {
     /// Writes `bytes` to `path`, replacing any file there.

@@ -14,6 +14,7 @@
 use crate::checkpointing::TaskSnapshot;
 use runnel_checkpoint::metadata::METADATA_FILE;
 use runnel_checkpoint::native::SHARED_DIR;
+use runnel_checkpoint::storage::join_path;
 use runnel_checkpoint::{
     CheckpointError, CheckpointMetadata, CheckpointStorage, SharedStateRegistry,
     SharedStateUploader, TaskId,
@@ -32,11 +33,7 @@ pub(crate) struct Destination {
 
 impl Destination {
     pub(crate) fn path(&self, file: &str) -> String {
-        if self.dir.is_empty() {
-            file.to_string()
-        } else {
-            format!("{}/{file}", self.dir)
-        }
+        join_path(&self.dir, file)
     }
 
     pub(crate) fn location(&self) -> String {
@@ -66,13 +63,6 @@ impl SharedStateUploader for Uploader<'_> {
         restored_from: Option<&str>,
     ) -> Result<String, CheckpointError> {
         let parent = self.destination.parent();
-        let full = |relative: &str| {
-            if parent.is_empty() {
-                relative.to_string()
-            } else {
-                format!("{parent}/{relative}")
-            }
-        };
         let storage = &self.destination.storage;
         // A file the store was restored with is referenced where it is, if
         // this job's checkpoints hold it.
@@ -89,7 +79,7 @@ impl SharedStateUploader for Uploader<'_> {
             return Ok(relative);
         }
         let relative = format!("{SHARED_DIR}/{backend}/{name}");
-        let path = full(&relative);
+        let path = join_path(parent, &relative);
         let location = storage.location(&path);
         if !self.registry.reference(self.id, &location) {
             let bytes = std::fs::read(local).map_err(|e| CheckpointError::Corrupt {
