@@ -12,7 +12,10 @@
 //! - TaskManager task, one series per subtask: `numRecordsIn`, `numRecordsOut`,
 //!   `backPressuredTimeMsPerSecond`, `idleTimeMsPerSecond`,
 //!   `busyTimeMsPerSecond`, accumulated times (plus `tm_id`, `task_id`,
-//!   `task_name`, `subtask_index`, `task_attempt_num`).
+//!   `task_name`, `subtask_index`, `task_attempt_num`);
+//! - TaskManager operator, one series per operator of each subtask's chain:
+//!   `numRecordsIn`, `numRecordsOut`, `numLateRecordsDropped` (plus
+//!   `operator_id`, `operator_name`).
 
 use crate::Dispatcher;
 use crate::ids::vertex_id;
@@ -76,6 +79,22 @@ fn registry_of(jobs: &[JobStatus], host: &str, slots: ClusterSlots, now: i64) ->
                             }
                         }),
                 );
+                for (index, op) in s.operators.iter().enumerate() {
+                    let operator = task.add_operator(&format!("{task_id}-{index}"), &op.name);
+                    log_failure(
+                        &job.job_id,
+                        [
+                            (NUM_RECORDS_IN, op.records_in),
+                            (NUM_RECORDS_OUT, op.records_out),
+                            ("numLateRecordsDropped", op.late_records_dropped),
+                        ]
+                        .into_iter()
+                        .try_for_each(|(name, value)| {
+                            let value = i64::try_from(value).unwrap_or(i64::MAX);
+                            operator.counter(name).map(|c| c.inc_by(value))
+                        }),
+                    );
+                }
             }
         }
     }
@@ -98,14 +117,21 @@ fn log_failure(whose: &str, result: Result<(), MetricError>) {
 mod tests {
     use super::*;
     use crate::view::tests::status;
-    use runnel_runtime::status::JobState;
+    use runnel_runtime::status::{JobState, OperatorMetrics};
 
     #[test]
     fn running_jobs_render_job_and_task_series_with_labels() {
         let mut ended = status();
         ended.job_id = "ffffffffffffffffffffffffffffffff".into();
         ended.state = JobState::Finished;
-        let jobs = [status(), ended];
+        let mut running = status();
+        running.vertices[1].subtasks[0].operators = vec![OperatorMetrics {
+            name: "Window(Tumbling)".into(),
+            records_in: 40,
+            records_out: 7,
+            late_records_dropped: 3,
+        }];
+        let jobs = [running, ended];
         let slots = cluster(Some(crate::view::cluster::slots(None, &jobs)), &[]);
         let text = render_prometheus(&registry_of(&jobs, "h", slots, 5_000));
         let sample = |line: &str| text.lines().any(|l| l == line);
@@ -130,5 +156,14 @@ mod tests {
         assert!(sink.contains(r#"tm_id="local""#), "{sink}");
         assert!(sink.ends_with("} 100"), "{sink}");
         assert!(!text.contains("ffffffff"), "ended jobs have no series");
+        let late = text
+            .lines()
+            .find(|l| l.starts_with("runnel_taskmanager_job_task_operator_numLateRecordsDropped{"))
+            .unwrap_or_else(|| panic!("no operator series: {text}"));
+        assert!(
+            late.contains(r#"operator_name="Window(Tumbling)""#),
+            "{late}"
+        );
+        assert!(late.ends_with("} 3"), "{late}");
     }
 }
