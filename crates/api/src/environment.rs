@@ -106,7 +106,7 @@ impl EnvironmentSettings {
         let restore = std::env::var_os(ENV_SAVEPOINT_PATH)
             .filter(|v| !v.is_empty())
             .map(|path| RestoreSettings {
-                path: PathBuf::from(path),
+                path: crate::cluster_attempt::failover_restore_path(PathBuf::from(path)),
                 allow_non_restored_state: std::env::var(ENV_ALLOW_NON_RESTORED_STATE)
                     .is_ok_and(|v| v.trim() == "true"),
             });
@@ -525,7 +525,13 @@ impl StreamExecutionEnvironment {
             }
             None => None,
         };
-        client.wait()
+        // Started by a TaskManager: report to the JobManager until the end.
+        let reporter = crate::cluster_attempt::start(&client);
+        let result = client.wait();
+        if let Some(reporter) = reporter {
+            let _ = reporter.join();
+        }
+        result
     }
 
     /// Starts the job defined so far and returns at once with a handle to wait for

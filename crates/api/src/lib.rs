@@ -10,6 +10,7 @@
 mod broadcast;
 mod broadcast_streams;
 mod checkpoint_config;
+mod cluster_attempt;
 mod connected;
 mod datastream;
 mod environment;

@@ -136,6 +136,16 @@ pub(crate) struct RunArgs {
     /// With -s: drop state of operators the job no longer has instead of failing
     #[arg(long, requires = "from_savepoint")]
     pub allow_non_restored_state: bool,
+    /// Submit the job to the JobManager at HOST:PORT (a standalone cluster)
+    /// instead of running it here
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    pub jobmanager: Option<String>,
+    /// With --jobmanager: return once the job is submitted
+    #[arg(short = 'd', long, requires = "jobmanager")]
+    pub detached: bool,
+    /// With --jobmanager: the REST API's bearer token (rest.bearer-token)
+    #[arg(long, value_name = "TOKEN", requires = "jobmanager")]
+    pub token: Option<String>,
     /// The job and its settings.
     #[command(flatten)]
     pub job: JobOptions,

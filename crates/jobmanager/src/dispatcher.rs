@@ -17,6 +17,7 @@
 //!   is asked of it (a late heartbeat is refused, not taken).
 
 use crate::JobManagerError;
+use crate::cluster::{BlobStore, Cluster};
 use crate::handle::JobHandle;
 use crate::resource_manager::{
     DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT, Heartbeat, HeartbeatError, Lost,
@@ -58,6 +59,14 @@ pub struct DispatcherConfig {
     pub timezone: String,
     /// This process's host name: the `host` label of metrics.
     pub host: String,
+    /// Where submitted job binaries are kept: a directory, or memory when
+    /// `None` (the default).
+    pub blob_dir: Option<PathBuf>,
+    /// How often a cluster job is restarted after a failure before it fails
+    /// (Flink's `restart-strategy.fixed-delay.attempts`, 3).
+    pub max_restarts: u32,
+    /// How long a savepoint of a cluster job may take (10 min).
+    pub savepoint_timeout: Duration,
 }
 
 impl Default for DispatcherConfig {
@@ -71,6 +80,9 @@ impl Default for DispatcherConfig {
             refresh_interval_ms: 3000,
             timezone: "UTC".to_string(),
             host: "localhost".to_string(),
+            blob_dir: None,
+            max_restarts: 3,
+            savepoint_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -115,6 +127,7 @@ pub struct Dispatcher {
     jobs: Mutex<Vec<Entry>>,
     triggers: Arc<Triggers>,
     resources: Mutex<ResourceManager>,
+    pub(crate) cluster: Cluster,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -142,7 +155,9 @@ impl Dispatcher {
     /// A Dispatcher with `config` and the system clock.
     pub fn with_config(config: DispatcherConfig) -> Self {
         let resources = ResourceManager::new(config.heartbeat_interval, config.heartbeat_timeout);
+        let cluster = Cluster::new(BlobStore::new(config.blob_dir.clone()));
         Dispatcher {
+            cluster,
             config,
             clock: Arc::new(SystemClock),
             jobs: Mutex::new(Vec::new()),
@@ -160,6 +175,11 @@ impl Dispatcher {
     /// Its settings.
     pub fn config(&self) -> &DispatcherConfig {
         &self.config
+    }
+
+    /// Its clock.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
     }
 
     /// The current time, epoch ms.
@@ -220,6 +240,8 @@ impl Dispatcher {
         if let Found::Live(handle) = self.find(job_id)? {
             log::info!("dispatcher: cancelling job {job_id}");
             handle.cancel();
+            // A cluster job that was not deployed has ended: free its slots.
+            self.resources(|_, _| ());
         }
         Ok(())
     }
@@ -279,7 +301,16 @@ impl Dispatcher {
             registration.address.clone(),
             registration.slots,
         );
-        let result = self.resources(|rm, now| rm.register(registration, now));
+        let result = self.resources(|rm, now| {
+            let result = rm.register(registration, now);
+            if let Ok(r) = &result
+                && r.replaced
+            {
+                self.cluster
+                    .task_manager_gone(&r.id, "re-registered (it restarted)");
+            }
+            result
+        });
         match &result {
             Ok(r) => log::info!(
                 "resource manager: {} TaskManager {id} at {address} with {slots} slots{}",
@@ -358,7 +389,7 @@ impl Dispatcher {
 
     /// Runs `f` on the ResourceManager at the current time, after declaring
     /// the TaskManagers lost whose timeout has passed.
-    fn resources<T>(&self, f: impl FnOnce(&mut ResourceManager, i64) -> T) -> T {
+    pub(crate) fn resources<T>(&self, f: impl FnOnce(&mut ResourceManager, i64) -> T) -> T {
         self.ticked(f).0
     }
 
@@ -369,7 +400,13 @@ impl Dispatcher {
             let mut rm = self.resources.lock().unwrap_or_else(|e| e.into_inner());
             let now = self.now();
             let lost = rm.tick(now);
-            (f(&mut rm, now), lost)
+            for l in &lost {
+                self.cluster
+                    .task_manager_gone(&l.id, "was lost (no heartbeat)");
+            }
+            let out = f(&mut rm, now);
+            self.cluster.settle(&mut rm);
+            (out, lost)
         };
         self.log_lost(&lost);
         (out, lost)

@@ -53,6 +53,36 @@ pub enum JobManagerError {
         /// What is wrong, naming the parameter or field.
         reason: String,
     },
+    /// A status report or savepoint result of an attempt that is no longer
+    /// the job's current one, or of a job that has ended (`410`): the
+    /// attempt's process must cancel its job and exit.
+    #[error("Attempt {attempt} of job {job_id} is gone: {reason}.")]
+    AttemptGone {
+        /// The job.
+        job_id: String,
+        /// The attempt that reported.
+        attempt: u32,
+        /// Superseded, or the job has ended.
+        reason: String,
+    },
+    /// No blob with this key is stored.
+    #[error("Blob {key} not found.")]
+    BlobNotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// A part of a request is larger than allowed (`413`).
+    #[error("{what} exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// What is too large.
+        what: String,
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// The blob store could not store or read a blob (`500`; a full or
+    /// unwritable disk: the operator's, a retry may help).
+    #[error("blob store: {0}")]
+    BlobStore(#[source] std::io::Error),
     /// A TaskManager's registration was refused.
     #[error(transparent)]
     Registration(#[from] Rejection),
@@ -88,13 +118,17 @@ impl JobManagerError {
             JobManagerError::JobNotFound { .. }
             | JobManagerError::VertexNotFound { .. }
             | JobManagerError::TriggerNotFound { .. }
-            | JobManagerError::TaskManagerNotFound { .. } => 404,
+            | JobManagerError::TaskManagerNotFound { .. }
+            | JobManagerError::BlobNotFound { .. } => 404,
+            JobManagerError::AttemptGone { .. } => 410,
+            JobManagerError::PayloadTooLarge { .. } => 413,
             JobManagerError::BadRequest { .. }
             | JobManagerError::Registration(Rejection::Malformed { .. }) => 400,
             JobManagerError::Registration(Rejection::IncompatibleVersion { .. }) => 409,
             JobManagerError::Rest(e) => e.status(),
             JobManagerError::DuplicateJob { .. }
             | JobManagerError::InvalidConfig { .. }
+            | JobManagerError::BlobStore(_)
             | JobManagerError::Spawn { .. } => 500,
         }
     }

@@ -17,11 +17,13 @@
 //! overview and `/taskmanagers` report them with their slots. A
 //! [`standalone`] JobManager is a process that runs only this.
 //!
-//! What it will own: the cluster's JobManager. A JobMaster running a job on
-//! remote TaskManagers registers that job the same way, through the small
-//! [`JobHandle`] trait (status, cancel, savepoint), with slots allocated from
-//! the ResourceManager's table; job submission over REST joins the
-//! Dispatcher then.
+//! And it runs jobs on the standalone cluster ([`cluster`],
+//! `docs/design/cluster-jobs.md`): a job binary submitted with `POST /jobs`
+//! is kept in the blob store, registered as a [`ClusterJob`](cluster::ClusterJob)
+//! (a [`JobHandle`] like a local job), placed on one TaskManager with enough
+//! free slots, deployed in its heartbeat answer, steered through commands its
+//! process fetches with its status reports, and restarted on another
+//! TaskManager from its latest checkpoint when its TaskManager is lost.
 //!
 //! How it fits together:
 //! - the [`Dispatcher`] keeps live jobs as [`JobHandle`]s and, once a job has
@@ -57,6 +59,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cluster;
 mod dispatcher;
 mod endpoint;
 mod error;

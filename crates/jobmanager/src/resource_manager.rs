@@ -310,6 +310,13 @@ impl ResourceManager {
         self.slots.allocate(job, n)
     }
 
+    /// Makes `job` (holding no slots) hold `n` slots on a single TaskManager,
+    /// the first in registration order with `n` free; returns it. On
+    /// [`NotEnoughSlots`] nothing is allocated.
+    pub fn allocate_on_one(&mut self, job: &str, n: u32) -> Result<TaskManagerId, NotEnoughSlots> {
+        self.slots.allocate_on_one(job, n)
+    }
+
     /// Frees every slot of `job` (it ended or is rescheduled); returns them.
     pub fn release(&mut self, job: &str) -> Vec<SlotId> {
         self.slots.release(job)
@@ -528,6 +535,21 @@ mod tests {
         assert_eq!(b.free_slots, 1);
         assert_eq!(b.allocated.len(), 1);
         assert_eq!(b.allocated[0].1, "job-2");
+    }
+
+    #[test]
+    fn allocation_on_one_task_manager_survives_only_with_it() {
+        let mut rm = rm();
+        rm.register(registration("tm-a", 1), 0).unwrap();
+        assert!(rm.allocate_on_one("job-1", 2).is_err(), "tm-a is too small");
+        rm.register(registration("tm-b", 2), 0).unwrap();
+        assert_eq!(rm.allocate_on_one("job-1", 2).unwrap().as_str(), "tm-b");
+        assert_eq!(rm.task_manager("tm-b").unwrap().free_slots, 0);
+        rm.heartbeat("tm-a", Heartbeat::default(), 40_000).unwrap();
+        let lost = rm.tick(60_000);
+        assert_eq!(lost[0].affected_jobs, ["job-1"]);
+        assert!(rm.allocate_on_one("job-1", 2).is_err());
+        assert_eq!(rm.allocate_on_one("job-1", 1).unwrap().as_str(), "tm-a");
     }
 
     #[test]

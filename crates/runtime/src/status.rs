@@ -11,12 +11,12 @@
 use crate::environment::{CounterRegistry, ExecutableJob};
 use runnel_network::TaskSignal;
 use runnel_types::JobVertexId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The state of a job (Flink's `JobStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobState {
     /// Submitted, not deployed yet.
@@ -48,7 +48,7 @@ impl JobState {
 }
 
 /// The state of one subtask (Flink's `ExecutionState`, the ones Runnel has).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubtaskState {
     /// Being started.
@@ -64,7 +64,7 @@ pub enum SubtaskState {
 }
 
 /// Time accounting of one subtask over the last sample (about a second).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskTimeRatios {
     /// Fraction of the time spent blocked on a full output (backpressure).
     pub backpressured: f64,
@@ -75,7 +75,7 @@ pub struct TaskTimeRatios {
 }
 
 /// One subtask of a vertex.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubtaskStatus {
     /// Its index.
     pub subtask: u32,
@@ -102,7 +102,7 @@ pub struct SubtaskStatus {
 }
 
 /// The built-in counters of one operator instance.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OperatorMetrics {
     /// The operator's name.
     pub name: String,
@@ -115,7 +115,7 @@ pub struct OperatorMetrics {
 }
 
 /// One vertex (a chain of operators).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VertexStatus {
     /// Its id.
     pub id: JobVertexId,
@@ -132,7 +132,7 @@ pub struct VertexStatus {
 }
 
 /// A job edge.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EdgeStatus {
     /// The producing vertex.
     pub source: JobVertexId,
@@ -143,7 +143,7 @@ pub struct EdgeStatus {
 }
 
 /// A failure of the job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobException {
     /// When (epoch ms).
     pub timestamp: i64,
@@ -154,7 +154,7 @@ pub struct JobException {
 }
 
 /// The state of a checkpoint in the history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CheckpointState {
     /// Triggered, not complete.
@@ -166,7 +166,7 @@ pub enum CheckpointState {
 }
 
 /// One checkpoint or savepoint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointRecord {
     /// Its id.
     pub id: u64,
@@ -191,7 +191,7 @@ pub struct CheckpointRecord {
 }
 
 /// A job's checkpoints.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointHistory {
     /// The most recent checkpoints, oldest first (at most
     /// [`CHECKPOINT_HISTORY`]).
@@ -212,7 +212,7 @@ pub const CHECKPOINT_HISTORY: usize = 20;
 pub const EXCEPTION_HISTORY: usize = 16;
 
 /// A snapshot of a job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobStatus {
     /// The job id.
     pub job_id: String,

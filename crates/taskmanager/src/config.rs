@@ -4,6 +4,7 @@
 use crate::TaskManagerError;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The longest TaskManager id the JobManager accepts.
@@ -48,6 +49,11 @@ pub struct TaskManagerConfig {
     /// losing the JobManager — before it gives up (Flink's
     /// `taskmanager.registration.timeout`, 5 min).
     pub registration_timeout: Duration,
+    /// Where it caches job binaries (by hash) and writes each job attempt's
+    /// configuration and log (`<jobId>-<attempt>.log`); made if missing and
+    /// left in place. `None` (the default): a fresh directory under the
+    /// system's temporary directory, removed when the TaskManager stops.
+    pub working_dir: Option<PathBuf>,
 }
 
 impl Default for TaskManagerConfig {
@@ -59,6 +65,7 @@ impl Default for TaskManagerConfig {
             id: None,
             bearer_token: None,
             registration_timeout: Duration::from_secs(300),
+            working_dir: None,
         }
     }
 }
@@ -96,7 +103,7 @@ impl TaskManagerConfig {
 }
 
 /// 32 random hex digits, different in every call.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let half = |salt: u64| {
         let mut h = RandomState::new().build_hasher();
         h.write_u64(salt);

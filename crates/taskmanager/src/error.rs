@@ -1,6 +1,7 @@
 //! The crate's error type.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -15,7 +16,8 @@ use thiserror::Error;
 /// finds malformed; retrying unchanged cannot help);
 /// [`RegistrationTimeout`](Self::RegistrationTimeout) is the environment's (the
 /// JobManager stayed unreachable; starting again later may help);
-/// [`Spawn`](Self::Spawn) is the machine's (no threads left) and
+/// [`WorkingDir`](Self::WorkingDir) and [`Spawn`](Self::Spawn) are the
+/// machine's (no such directory or permission, no threads left) and
 /// [`Panicked`](Self::Panicked) ours (a bug).
 #[derive(Debug, Error)]
 pub enum TaskManagerError {
@@ -61,6 +63,14 @@ pub enum TaskManagerError {
         timeout: Duration,
         /// Why the last attempt failed.
         last_error: String,
+    },
+    /// The working directory could not be made.
+    #[error("cannot make the TaskManager's working directory {}: {source}", path.display())]
+    WorkingDir {
+        /// The directory (the configured one, or the temporary directory).
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
     },
     /// A thread could not be started.
     #[error("cannot start a thread to {what}: {source}")]

@@ -13,6 +13,13 @@
 //! reason repeating cannot fix: another Runnel major or minor version, a
 //! wrong bearer token, or no registration within the registration timeout.
 //!
+//! It also runs the job attempts the JobManager deploys in its heartbeat
+//! answers (`docs/design/cluster-jobs.md`): each is the job's binary, fetched
+//! from the JobManager's blob store and run as a child process in the
+//! TaskManager's working directory with all of the job's slots; heartbeats
+//! report the attempts running and, once, each attempt's end; a `cancel`
+//! kills one, and stopping the TaskManager kills them all.
+//!
 //! What it will own: the subtasks deployed into its slots. A JobMaster
 //! allocates slots from the ResourceManager and deploys subtasks onto the
 //! TaskManagers holding them; each runs the same task loop as the local
@@ -22,7 +29,10 @@
 //! How it fits together:
 //! - `session` decides, as a pure state machine, what to send next and when
 //!   (registration backoff, heartbeat interval, when the JobManager is lost);
-//! - `protocol` sends the two requests with `runnel_rest::client` (blocking,
+//! - `attempts` decides, as a pure state machine, what heartbeats report of
+//!   the job attempts and which orders to follow; `processes` starts, watches
+//!   and kills their processes;
+//! - `protocol` sends the requests with `runnel_rest::client` (blocking,
 //!   std only) and classifies each answer by whether a retry can help;
 //! - the [`TaskManager`] runs both on one thread of its own, until
 //!   [`TaskManager::shutdown`] or a failure [`TaskManager::wait`] returns.
@@ -45,9 +55,11 @@
 //! # Ok::<(), runnel_taskmanager::TaskManagerError>(())
 //! ```
 
+mod attempts;
 mod config;
 mod error;
 mod hardware;
+mod processes;
 mod protocol;
 mod session;
 mod task_manager;

@@ -4,8 +4,11 @@
 //!
 //! - `POST /taskmanagers` with the registration → `200`
 //!   `{"id", "heartbeatIntervalMs", "heartbeatTimeoutMs"}`;
-//! - `POST /taskmanagers/{id}/heartbeat` with `{"freeSlots"}` → `200`
-//!   `{"known": true}`, or `404` once the JobManager has declared it lost.
+//! - `POST /taskmanagers/{id}/heartbeat` with `{"freeSlots", "attempts"}` →
+//!   `200` `{"known": true, "deploy": [..], "cancel": [..]}` (both lists may
+//!   be absent: empty), or `404` once the JobManager has declared it lost;
+//! - `GET /blobs/{hash}` → `200` with a job binary's bytes (see
+//!   `docs/design/cluster-jobs.md`).
 //!
 //! Errors are Flink's `{"errors": ["…"]}`. Classification: no connection, a
 //! broken answer, `408`, `429` and `5xx` may pass ([`Outcome::Unreachable`]);
@@ -41,10 +44,72 @@ struct Registered {
     heartbeat_timeout_ms: u64,
 }
 
+/// The body of `POST /taskmanagers/{id}/heartbeat`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Heartbeat {
-    free_slots: u32,
+pub(crate) struct Heartbeat {
+    pub free_slots: u32,
+    pub attempts: Vec<AttemptReport>,
+}
+
+/// One attempt of a cluster job: which job, which (re)start of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AttemptId {
+    pub job_id: String,
+    pub attempt: u32,
+}
+
+impl std::fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.job_id, self.attempt)
+    }
+}
+
+/// An attempt as a heartbeat reports it: running, or ended with its exit
+/// code (`null` when a signal ended it, or it never started).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AttemptReport {
+    #[serde(flatten)]
+    pub id: AttemptId,
+    pub running: bool,
+    pub exit_code: Option<i32>,
+}
+
+/// A job attempt to start (an element of a heartbeat answer's `deploy`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Deployment {
+    #[serde(flatten)]
+    pub id: AttemptId,
+    /// The hash of the job binary in the JobManager's blob store.
+    pub blob: String,
+    #[serde(default)]
+    pub slots: u32,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub parallelism: Option<u32>,
+    #[serde(default)]
+    pub savepoint_path: Option<String>,
+    #[serde(default)]
+    pub allow_non_restored_state: bool,
+    /// The text of the job's YAML configuration file.
+    #[serde(default)]
+    pub config: Option<String>,
+}
+
+/// What a heartbeat answer orders (both empty from a JobManager that answers
+/// only `{"known": true}`).
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+pub(crate) struct Orders {
+    #[serde(default)]
+    pub deploy: Vec<Deployment>,
+    #[serde(default)]
+    pub cancel: Vec<AttemptId>,
 }
 
 /// Where and as whom requests are sent.
@@ -79,16 +144,41 @@ impl JobManager {
         }
     }
 
-    /// Sends a heartbeat of TaskManager `id` with `free_slots`.
-    pub(crate) fn heartbeat(&self, id: &str, free_slots: u32) -> Outcome {
-        let body = match serde_json::to_vec(&Heartbeat { free_slots }) {
+    /// Sends a heartbeat of TaskManager `id`; with [`Outcome::HeartbeatTaken`]
+    /// come the answer's orders (none otherwise).
+    pub(crate) fn heartbeat(&self, id: &str, heartbeat: &Heartbeat) -> (Outcome, Orders) {
+        let body = match serde_json::to_vec(heartbeat) {
             Ok(body) => body,
-            Err(e) => return self.refused(id, 0, format!("cannot encode: {e}")),
+            Err(e) => {
+                return (
+                    self.refused(id, 0, format!("cannot encode: {e}")),
+                    Orders::default(),
+                );
+            }
         };
         match self.post(&format!("/taskmanagers/{id}/heartbeat"), &body) {
-            Ok((200, _)) => Outcome::HeartbeatTaken,
-            Ok((404, _)) => Outcome::Unknown,
-            other => self.failure(id, other),
+            Ok((200, body)) => (Outcome::HeartbeatTaken, orders(id, &body)),
+            Ok((404, _)) => (Outcome::Unknown, Orders::default()),
+            other => (self.failure(id, other), Orders::default()),
+        }
+    }
+
+    /// Fetches the blob `hash` (a job binary) from the JobManager's blob store.
+    pub(crate) fn blob(&self, hash: &str) -> Result<Vec<u8>, FetchError> {
+        let answer = client::request(
+            self.address,
+            Method::Get,
+            &format!("/blobs/{hash}"),
+            None,
+            self.bearer_token.as_deref(),
+        );
+        match answer {
+            Ok((200, _, bytes)) => Ok(bytes),
+            Ok((status, _, body)) => Err(FetchError::Status {
+                status,
+                message: message(&body),
+            }),
+            Err(e) => Err(FetchError::Request(e)),
         }
     }
 
@@ -127,6 +217,29 @@ impl JobManager {
             message,
         })
     }
+}
+
+/// Why a blob could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The JobManager answered with an error (`404`: an unknown hash).
+    #[error("HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    /// No answer (unreachable, a broken connection, a body over 1 GiB).
+    #[error(transparent)]
+    Request(RestError),
+}
+
+/// The orders of a heartbeat's `200` answer; none (logged) if it is not JSON
+/// of the expected shape.
+fn orders(id: &str, body: &[u8]) -> Orders {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Orders::default();
+    }
+    serde_json::from_slice(body).unwrap_or_else(|e| {
+        log::warn!("TaskManager {id}: ignoring a heartbeat answer that is not understood: {e}");
+        Orders::default()
+    })
 }
 
 /// The messages of a Flink error body, else (the start of) the body as text.
@@ -182,6 +295,60 @@ mod tests {
             };
             assert_eq!(got, expected);
         }
+    }
+
+    #[test]
+    fn heartbeat_answers_become_orders() {
+        assert_eq!(orders("tm", br#"{"known": true}"#), Orders::default());
+        assert_eq!(orders("tm", b""), Orders::default());
+        assert_eq!(orders("tm", b"not json"), Orders::default());
+        let o = orders(
+            "tm",
+            br#"{"known": true,
+                 "deploy": [{"jobId": "j1", "attempt": 2, "blob": "ab", "slots": 3, "name": "n",
+                             "args": ["x"], "parallelism": 3, "allowNonRestoredState": true,
+                             "savepointPath": null, "config": "a: 1"}],
+                 "cancel": [{"jobId": "j0", "attempt": 1}]}"#,
+        );
+        let d = &o.deploy[0];
+        assert_eq!((d.id.job_id.as_str(), d.id.attempt, d.slots), ("j1", 2, 3));
+        assert_eq!(
+            (d.parallelism, d.savepoint_path.as_deref()),
+            (Some(3), None)
+        );
+        assert!(d.allow_non_restored_state);
+        assert_eq!(d.config.as_deref(), Some("a: 1"));
+        assert_eq!(
+            o.cancel,
+            [AttemptId {
+                job_id: "j0".into(),
+                attempt: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn heartbeats_report_exit_codes_as_numbers_or_null() {
+        let report = |running, exit_code| AttemptReport {
+            id: AttemptId {
+                job_id: "j".into(),
+                attempt: 1,
+            },
+            running,
+            exit_code,
+        };
+        let body = serde_json::to_value(Heartbeat {
+            free_slots: 2,
+            attempts: vec![report(true, None), report(false, Some(3))],
+        })
+        .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"freeSlots": 2, "attempts": [
+                {"jobId": "j", "attempt": 1, "running": true, "exitCode": null},
+                {"jobId": "j", "attempt": 1, "running": false, "exitCode": 3},
+            ]})
+        );
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! [`TaskManager`]: the thread that keeps this process registered with the
-//! JobManager, doing the I/O the [`Session`] decides on.
+//! JobManager and runs the job attempts it deploys, doing the I/O the
+//! [`Session`] and the [`Ledger`] decide on.
 
+use crate::attempts::Ledger;
 use crate::hardware;
-use crate::protocol::{self, JobManager};
+use crate::processes::Processes;
+use crate::protocol::{self, Heartbeat, JobManager, Orders};
 use crate::session::{Outcome, Session, Step};
 use crate::{TaskManagerConfig, TaskManagerError};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -18,7 +22,9 @@ use std::time::Instant;
 /// background (retrying while the JobManager is unreachable). The TaskManager
 /// runs until [`shutdown`](Self::shutdown) or a failure repeating cannot fix
 /// (another Runnel version, a wrong token, the registration timeout passed);
-/// [`wait`](Self::wait) says which. Dropping it shuts it down.
+/// [`wait`](Self::wait) says which. Dropping it shuts it down. When it stops
+/// it kills the job processes it started, waits for them, and removes its
+/// working directory if it made it.
 ///
 /// ```no_run
 /// use runnel_taskmanager::{TaskManager, TaskManagerConfig};
@@ -35,6 +41,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct TaskManager {
     id: String,
+    working_dir: PathBuf,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), TaskManagerError>>>,
 }
@@ -78,11 +85,26 @@ impl TaskManager {
     /// thread of its own.
     ///
     /// Fails at once only for an unusable setting
-    /// ([`TaskManagerError::InvalidConfig`]) or without a thread
+    /// ([`TaskManagerError::InvalidConfig`]), without a working directory
+    /// ([`TaskManagerError::WorkingDir`]) or without a thread
     /// ([`TaskManagerError::Spawn`]); everything that happens later is
     /// reported by [`wait`](Self::wait).
     pub fn start(config: TaskManagerConfig) -> Result<TaskManager, TaskManagerError> {
         let id = config.validate()?;
+        let processes = Processes::new(
+            config.working_dir.as_deref(),
+            &id,
+            config.jobmanager,
+            config.bearer_token.clone(),
+        )
+        .map_err(|source| TaskManagerError::WorkingDir {
+            path: config
+                .working_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir),
+            source,
+        })?;
+        let working_dir = processes.workdir().to_path_buf();
         let shared = Arc::new(Shared::default());
         let worker = Worker {
             id: id.clone(),
@@ -92,6 +114,8 @@ impl TaskManager {
             },
             config,
             shared: Arc::clone(&shared),
+            ledger: Ledger::default(),
+            processes,
         };
         let thread = std::thread::Builder::new()
             .name(format!("taskmanager-{id}"))
@@ -102,6 +126,7 @@ impl TaskManager {
             })?;
         Ok(TaskManager {
             id,
+            working_dir,
             shared,
             thread: Some(thread),
         })
@@ -110,6 +135,12 @@ impl TaskManager {
     /// Its id (the configured one, or the random one it made up).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Its working directory: cached job binaries, and each job attempt's
+    /// configuration and output (`<jobId>-<attempt>.log`).
+    pub fn working_dir(&self) -> &Path {
+        &self.working_dir
     }
 
     /// Whether the JobManager has it registered, as far as it knows (until a
@@ -125,7 +156,9 @@ impl TaskManager {
     }
 
     /// Asks it to stop and returns at once; it stops heartbeating (after the
-    /// request it may be sending). It does not deregister: the JobManager
+    /// request it may be sending), then kills the job processes it started
+    /// ([`wait`](Self::wait) or dropping it waits for that). It does not
+    /// deregister: the JobManager
     /// declares it lost after the heartbeat timeout, as after a crash.
     pub fn shutdown(&self) {
         self.shared.request_stop();
@@ -162,10 +195,13 @@ struct Worker {
     config: TaskManagerConfig,
     jobmanager: JobManager,
     shared: Arc<Shared>,
+    ledger: Ledger,
+    /// Dropped with the worker: kills every child, whichever way `run` ends.
+    processes: Processes,
 }
 
 impl Worker {
-    fn run(self) -> Result<(), TaskManagerError> {
+    fn run(mut self) -> Result<(), TaskManagerError> {
         log::info!(
             "TaskManager {} with {} slots registers with the JobManager at {}",
             self.id,
@@ -195,8 +231,7 @@ impl Worker {
             let outcome = if registering {
                 self.register()
             } else {
-                // No subtasks run on TaskManagers yet: every slot is free.
-                self.jobmanager.heartbeat(&self.id, self.config.slots)
+                self.heartbeat()
             };
             if let (true, Outcome::Registered { interval, .. }) = (registering, &outcome) {
                 log::info!(
@@ -210,6 +245,56 @@ impl Worker {
             self.shared
                 .registered
                 .store(session.is_registered(), Ordering::Release);
+        }
+    }
+
+    /// Sees which attempts ended, reports them all in a heartbeat, and
+    /// follows the answer's orders.
+    fn heartbeat(&mut self) -> Outcome {
+        for (id, code) in self.processes.poll() {
+            self.ledger.ended(id, code);
+        }
+        let heartbeat = Heartbeat {
+            free_slots: self.ledger.free_slots(self.config.slots),
+            attempts: self.ledger.report(),
+        };
+        let (outcome, orders) = self.jobmanager.heartbeat(&self.id, &heartbeat);
+        if matches!(outcome, Outcome::HeartbeatTaken) {
+            self.ledger.delivered(&heartbeat.attempts);
+        }
+        self.follow(orders);
+        outcome
+    }
+
+    fn follow(&mut self, orders: Orders) {
+        for id in orders.cancel {
+            if self.ledger.is_running(&id) {
+                log::info!("TaskManager {}: cancelling attempt {id}", self.id);
+                let code = self.processes.kill(&id).flatten();
+                self.ledger.ended(id, code);
+            }
+        }
+        for deployment in orders.deploy {
+            let id = deployment.id.clone();
+            if !self.ledger.accepts(&id) {
+                continue;
+            }
+            let jobmanager = &self.jobmanager;
+            match self
+                .processes
+                .launch(&deployment, |hash| jobmanager.blob(hash))
+            {
+                Ok(()) => self.ledger.started(id, deployment.slots),
+                Err(e) => {
+                    log::warn!(
+                        "TaskManager {}: attempt {} of job {} cannot start: {e}",
+                        self.id,
+                        id.attempt,
+                        id.job_id
+                    );
+                    self.ledger.ended(id, None);
+                }
+            }
         }
     }
 

@@ -18,6 +18,15 @@ const JSON_PLAN_START: &str = "{";
 /// job printed before it on standard error. Fails if the job fails or prints no
 /// plan.
 pub(crate) fn explain(options: &JobOptions, json: bool) -> Result<ExitCode> {
+    let (before, plan) = plan(options, json)?;
+    report::write_stderr(before.as_bytes())?;
+    report::write_stdout(plan.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the job binary in explain mode: what it printed before its plan, and
+/// the plan (JSON with `json`).
+pub(crate) fn plan(options: &JobOptions, json: bool) -> Result<(String, String)> {
     let mode = if json {
         Mode::ExplainJson
     } else {
@@ -54,9 +63,7 @@ pub(crate) fn explain(options: &JobOptions, json: bool) -> Result<ExitCode> {
              StreamExecutionEnvironment::get_execution_environment() and call execute()"
         );
     };
-    report::write_stderr(before.as_bytes())?;
-    report::write_stdout(plan.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok((before.to_string(), plan.to_string()))
 }
 
 /// Splits the job's standard output into what it printed before the plan and

@@ -10,6 +10,7 @@ mod explain;
 mod info;
 mod rest_control;
 mod run;
+mod submit;
 
 use crate::args::Command;
 use anyhow::Result;
@@ -18,7 +19,10 @@ use std::process::ExitCode;
 /// Runs `command`.
 pub(crate) fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run(args) => run::run(&args),
+        Command::Run(args) => match &args.jobmanager {
+            Some(jm) => submit::submit(&args, jm),
+            None => run::run(&args),
+        },
         Command::Explain(args) => explain::explain(&args.job, args.json),
         Command::Info(job) => info::info(&job),
         Command::Config(args) => config::config(&args),

@@ -8,6 +8,7 @@
 
 mod checkpoints;
 mod cluster;
+mod cluster_jobs;
 mod jobs;
 mod metrics;
 mod registration;
@@ -29,6 +30,8 @@ use std::sync::Arc;
 /// | GET | `/jobs/:jobid/savepoints/:triggerid` |
 /// | GET | `/jobs/:jobid/vertices/:vertexid/backpressure`, `…/metrics` |
 /// | POST | `/taskmanagers` (registration), `/taskmanagers/:id/heartbeat` |
+/// | POST | `/jobs` (submission), `/jobs/:jobid/attempts/:attempt/status`, `…/savepoints/:requestid` |
+/// | GET | `/blobs/:hash` |
 ///
 /// ```
 /// use runnel_jobmanager::{Dispatcher, routes};
@@ -57,6 +60,16 @@ pub fn routes(dispatcher: Arc<Dispatcher>) -> Router {
         )
         .get("/metrics", with(d, metrics::prometheus))
         .get("/jobs", with(d, jobs::list))
+        .post("/jobs", with(d, cluster_jobs::submit))
+        .get("/blobs/:hash", with(d, cluster_jobs::blob))
+        .post(
+            "/jobs/:jobid/attempts/:attempt/status",
+            with(d, cluster_jobs::status),
+        )
+        .post(
+            "/jobs/:jobid/attempts/:attempt/savepoints/:requestid",
+            with(d, cluster_jobs::savepoint),
+        )
         .get("/jobs/overview", with(d, jobs::overview))
         .get("/jobs/:jobid", with(d, jobs::details))
         .patch("/jobs/:jobid", with(d, jobs::cancel))

@@ -1,12 +1,16 @@
 //! The TaskManager protocol: `POST /taskmanagers` (registration) and
 //! `POST /taskmanagers/:taskmanagerid/heartbeat`.
 //!
+//! A heartbeat may report the attempts the TaskManager runs; its answer lists
+//! the attempts to deploy and to kill (see `crate::cluster`).
+//!
 //! A registration answers the heartbeat settings the TaskManager must follow;
 //! a malformed one is `400`, one of another Runnel version `409` naming both
 //! versions. A heartbeat of an id the ResourceManager does not know (never
 //! registered, or declared lost) is `404`: the TaskManager registers again.
 
 use super::{ok, param};
+use crate::cluster::HeartbeatBody;
 use crate::resource_manager::{Heartbeat, Registration};
 use crate::view::cluster as view;
 use crate::{Dispatcher, JobManagerError};
@@ -26,15 +30,18 @@ pub(super) fn register(d: &Dispatcher, req: &Request) -> Result<Response, JobMan
 }
 
 pub(super) fn heartbeat(d: &Dispatcher, req: &Request) -> Result<Response, JobManagerError> {
-    let heartbeat = if req.body().iter().all(u8::is_ascii_whitespace) {
-        Heartbeat::default()
+    let body = if req.body().iter().all(u8::is_ascii_whitespace) {
+        HeartbeatBody::default()
     } else {
-        req.json::<Heartbeat>().map_err(|e| {
+        req.json::<HeartbeatBody>().map_err(|e| {
             JobManagerError::bad_request(format!("invalid body of POST {}: {e}", req.path()))
         })?
     };
-    d.task_manager_heartbeat(param(req, "taskmanagerid"), heartbeat)?;
-    ok(&view::HeartbeatAnswer { known: true })
+    let heartbeat = Heartbeat {
+        free_slots: body.free_slots,
+    };
+    let orders = d.cluster_heartbeat(param(req, "taskmanagerid"), heartbeat, &body.attempts)?;
+    ok(&orders)
 }
 
 #[cfg(test)]
@@ -214,7 +221,7 @@ mod tests {
         clock.advance(4_000);
         assert_eq!(
             beat("tm-a", r#"{"freeSlots": 4}"#),
-            (200, json!({"known": true}))
+            (200, json!({"known": true, "deploy": [], "cancel": []}))
         );
         assert_eq!(beat("tm-b", "").0, 200, "an empty body is {{}}");
         assert_eq!(beat("tm-a", r#"{"freeSlots": 5}"#).0, 400);

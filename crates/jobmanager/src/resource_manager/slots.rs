@@ -157,6 +157,41 @@ impl SlotTable {
         Ok(self.held(job))
     }
 
+    /// Makes `job` hold `n` slots all on one TaskManager: the first, in
+    /// registration order, with `n` free slots (lowest indices first). The job
+    /// must hold no slots yet (release them first). Returns that TaskManager;
+    /// on [`NotEnoughSlots`] (`free`: the most free slots of one TaskManager)
+    /// nothing changes.
+    pub(crate) fn allocate_on_one(
+        &mut self,
+        job: &str,
+        n: u32,
+    ) -> Result<TaskManagerId, NotEnoughSlots> {
+        let fits = |o: &Offer| o.slots.iter().filter(|s| s.is_none()).count() as u32 >= n;
+        let Some(offer) = self.offers.iter_mut().find(|o| fits(o)) else {
+            let free = self
+                .offers
+                .iter()
+                .map(|o| self.free(&o.task_manager))
+                .max()
+                .unwrap_or(0);
+            return Err(NotEnoughSlots {
+                job: job.to_string(),
+                needed: n,
+                free,
+            });
+        };
+        for s in offer
+            .slots
+            .iter_mut()
+            .filter(|s| s.is_none())
+            .take(n as usize)
+        {
+            *s = Some(job.to_string());
+        }
+        Ok(offer.task_manager.clone())
+    }
+
     /// Frees every slot of `job`; returns them.
     pub(crate) fn release(&mut self, job: &str) -> Vec<SlotId> {
         let held = self.held(job);
@@ -288,6 +323,27 @@ mod tests {
         assert_eq!(t.free_total(), 3);
         assert!(t.release("j1").is_empty());
         assert!(t.remove(&tm("gone")).is_empty());
+    }
+
+    #[test]
+    fn allocating_on_one_task_manager_takes_the_first_that_fits() {
+        let mut t = table();
+        t.allocate("j0", 1).unwrap(); // a: 1 free, b: 3 free
+        assert_eq!(t.allocate_on_one("j1", 2).unwrap(), tm("b"));
+        assert_eq!(names(&t.held("j1")), ["b#0", "b#1"]);
+        assert_eq!(t.allocate_on_one("j2", 1).unwrap(), tm("a"), "a fits now");
+        assert_eq!(
+            t.allocate_on_one("j3", 2),
+            Err(NotEnoughSlots {
+                job: "j3".into(),
+                needed: 2,
+                free: 1
+            }),
+            "2 free in the cluster, but not on one TaskManager"
+        );
+        assert_eq!(t.free_total(), 1, "the failed allocation took nothing");
+        t.release("j1");
+        assert_eq!(t.allocate_on_one("j3", 3).unwrap(), tm("b"));
     }
 
     #[test]

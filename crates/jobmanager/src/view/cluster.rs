@@ -240,12 +240,6 @@ pub(crate) fn registration_answer(
     }
 }
 
-/// `POST /taskmanagers/{id}/heartbeat`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub(crate) struct HeartbeatAnswer {
-    pub known: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

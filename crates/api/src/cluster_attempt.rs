@@ -1,0 +1,180 @@
+//! A job binary started by a TaskManager for its slots (docs/design/cluster-jobs.md):
+//! it runs the job as embedded and reports to the JobManager every 500 ms and
+//! at the end, carrying out the commands in the answers (cancel, savepoints).
+//! It cancels its job when the JobManager says the attempt is over (410) or
+//! when its TaskManager (its parent process) is gone.
+
+use runnel_rest::{Method, client};
+use runnel_runtime::{JobClient, JobControl};
+use serde_json::{Value, json};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The cluster job id of this process (set by the TaskManager).
+pub const ENV_CLUSTER_JOB: &str = "RUNNEL_CLUSTER_JOB";
+/// The attempt of the cluster job this process runs.
+pub const ENV_CLUSTER_ATTEMPT: &str = "RUNNEL_CLUSTER_ATTEMPT";
+/// The JobManager's REST address (`host:port`).
+pub const ENV_JOBMANAGER: &str = "RUNNEL_JOBMANAGER";
+/// The REST API's bearer token.
+pub const ENV_REST_TOKEN: &str = "RUNNEL_REST_TOKEN";
+
+/// How often the attempt reports.
+const REPORT_EVERY: Duration = Duration::from_millis(500);
+
+/// Where a cluster attempt restores from when its JobManager names
+/// checkpoint `path`: the latest completed checkpoint next to it (`chk-N`
+/// with the highest N that has `_metadata`), since the attempt that took them
+/// may have completed newer ones after its last report. Outside a cluster
+/// attempt, and for savepoints, `path` as given (a local directory; other
+/// storage is taken as given too).
+pub(crate) fn failover_restore_path(path: PathBuf) -> PathBuf {
+    if std::env::var_os(ENV_CLUSTER_ATTEMPT).is_none() {
+        return path;
+    }
+    let number = |p: &std::path::Path| {
+        p.file_name()?
+            .to_str()?
+            .strip_prefix("chk-")?
+            .parse::<u64>()
+            .ok()
+    };
+    let (Some(current), Some(parent)) = (number(&path), path.parent()) else {
+        return path;
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return path;
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("_metadata").is_file())
+        .filter_map(|p| Some((number(&p)?, p)))
+        .filter(|(n, _)| *n >= current)
+        .max_by_key(|(n, _)| *n)
+        .map_or(path, |(_, p)| p)
+}
+
+/// Where and as what this process reports.
+#[derive(Clone)]
+struct Attempt {
+    jobmanager: SocketAddr,
+    job: String,
+    attempt: u32,
+    token: Option<String>,
+}
+
+impl Attempt {
+    /// The attempt this process runs, if a TaskManager started it.
+    fn from_env() -> Option<Attempt> {
+        let job = std::env::var(ENV_CLUSTER_JOB).ok()?;
+        let attempt = std::env::var(ENV_CLUSTER_ATTEMPT).ok()?.parse().ok()?;
+        let jobmanager = std::env::var(ENV_JOBMANAGER)
+            .ok()?
+            .to_socket_addrs()
+            .ok()?
+            .next()?;
+        Some(Attempt {
+            jobmanager,
+            job,
+            attempt,
+            token: std::env::var(ENV_REST_TOKEN).ok().filter(|t| !t.is_empty()),
+        })
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Option<(u16, Value)> {
+        let bytes = body.to_string().into_bytes();
+        let (status, _, answer) = client::request(
+            self.jobmanager,
+            Method::Post,
+            path,
+            Some(("application/json", &bytes)),
+            self.token.as_deref(),
+        )
+        .ok()?;
+        Some((
+            status,
+            serde_json::from_slice(&answer).unwrap_or(Value::Null),
+        ))
+    }
+
+    fn base(&self) -> String {
+        format!("/jobs/{}/attempts/{}", self.job, self.attempt)
+    }
+}
+
+/// Starts reporting `client`'s job when this process is a cluster attempt;
+/// the handle ends after the final report.
+pub(crate) fn start(client: &JobClient) -> Option<JoinHandle<()>> {
+    let attempt = Attempt::from_env()?;
+    let board = client.status_board();
+    let control = client.control();
+    let parent = std::os::unix::process::parent_id();
+    std::thread::Builder::new()
+        .name(format!("{} [cluster report]", client.job_name()))
+        .spawn(move || {
+            loop {
+                let status = board.snapshot();
+                let ended = status.state.is_terminal();
+                let body = serde_json::to_value(&status).unwrap_or(Value::Null);
+                match attempt.post(&format!("{}/status", attempt.base()), &body) {
+                    Some((410, _)) => {
+                        control.cancel();
+                        if ended {
+                            return;
+                        }
+                    }
+                    Some((200, answer)) => {
+                        for command in answer["commands"].as_array().into_iter().flatten() {
+                            carry_out(&attempt, &control, command);
+                        }
+                    }
+                    // The JobManager is away for now: report again later.
+                    _ => {}
+                }
+                if ended {
+                    return;
+                }
+                if std::os::unix::process::parent_id() != parent {
+                    // Stop reporting at once: a final CANCELED report would end
+                    // the job, which the JobManager restarts elsewhere instead.
+                    log::warn!("the TaskManager that started this job is gone; cancelling");
+                    control.cancel();
+                    return;
+                }
+                std::thread::sleep(REPORT_EVERY);
+            }
+        })
+        .ok()
+}
+
+/// Carries out one command of the JobManager (savepoints on their own thread).
+fn carry_out(attempt: &Attempt, control: &JobControl, command: &Value) {
+    match command["type"].as_str() {
+        Some("cancel") => control.cancel(),
+        Some("savepoint") => {
+            let Some(request) = command["requestId"].as_str() else {
+                return;
+            };
+            let path = format!("{}/savepoints/{request}", attempt.base());
+            let dir = command["targetDirectory"].as_str().map(PathBuf::from);
+            let stop = command["stop"].as_bool().unwrap_or(false);
+            let (control, reporter) = (control.clone(), attempt.clone());
+            std::thread::spawn(move || {
+                let result = if stop {
+                    control.stop_with_savepoint(dir)
+                } else {
+                    control.trigger_savepoint(dir)
+                };
+                let body = match result {
+                    Ok(location) => json!({ "location": location }),
+                    Err(e) => json!({ "error": e.to_string() }),
+                };
+                let _ = reporter.post(&path, &body);
+            });
+        }
+        other => log::warn!("unknown command from the JobManager: {other:?}"),
+    }
+}

@@ -1,0 +1,485 @@
+//! [`Processes`]: the job binaries a TaskManager runs, in its working
+//! directory (`docs/design/cluster-jobs.md`, *Deployment*).
+//!
+//! The working directory holds:
+//! - `blob-<hash>`: a job binary, fetched once per hash and made executable
+//!   (written to `blob-<hash>.part` first, so a half-written binary is never
+//!   taken for a cached one);
+//! - `<jobId>-<attempt>.yaml`: an attempt's configuration file, if it has one;
+//! - `<jobId>-<attempt>.log`: the attempt's stdout and stderr, appended.
+//!
+//! Invariants: every child started is in the table until its exit is seen
+//! ([`poll`](Processes::poll)) or it is killed ([`kill`](Processes::kill));
+//! dropping [`Processes`] kills and waits for every child still there, then
+//! removes the working directory if it made it.
+
+use crate::protocol::{AttemptId, Deployment, FetchError};
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Inherited variables a child must not see unless its deployment sets them.
+const CLEARED: [&str; 8] = [
+    "RUNNEL_CONFIG",
+    "RUNNEL_CONF_DIR",
+    "RUNNEL_PARALLELISM",
+    "RUNNEL_SAVEPOINT_PATH",
+    "RUNNEL_ALLOW_NON_RESTORED_STATE",
+    "RUNNEL_REST_TOKEN",
+    "RUNNEL_CLUSTER_JOB",
+    "RUNNEL_CLUSTER_ATTEMPT",
+];
+
+/// `ETXTBSY`: a binary just written is still open for writing in a process
+/// another thread forked (until that process execs); retried.
+const TEXT_FILE_BUSY: i32 = 26;
+const SPAWN_TRIES: u32 = 20;
+
+/// Why an attempt could not start. Whose fault: the JobManager's for
+/// [`Fetch`](Self::Fetch) and [`Invalid`](Self::Invalid), the machine's (or
+/// the binary's) for [`Io`](Self::Io).
+#[derive(Debug, Error)]
+pub(crate) enum LaunchError {
+    /// The job binary could not be fetched.
+    #[error("cannot fetch blob {hash}: {source}")]
+    Fetch { hash: String, source: FetchError },
+    /// A job id or blob hash that cannot name a file.
+    #[error("{what} {value:?} must be 1 to 128 ASCII letters, digits, '_' or '-'")]
+    Invalid { what: &'static str, value: String },
+    /// A file could not be written or the binary not started.
+    #[error("cannot {what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// See the [module docs](self).
+#[derive(Debug)]
+pub(crate) struct Processes {
+    workdir: PathBuf,
+    /// Whether `workdir` was made here (and is removed on drop).
+    owned: bool,
+    jobmanager: SocketAddr,
+    bearer_token: Option<String>,
+    children: HashMap<AttemptId, Child>,
+}
+
+impl Processes {
+    /// Runs binaries in `workdir` (made if missing), or in a fresh directory
+    /// under the system's temporary directory (removed on drop) named after
+    /// `id`. Children are told the JobManager's address and token.
+    pub(crate) fn new(
+        workdir: Option<&Path>,
+        id: &str,
+        jobmanager: SocketAddr,
+        bearer_token: Option<String>,
+    ) -> io::Result<Processes> {
+        let (workdir, owned) = match workdir {
+            Some(dir) => {
+                fs::create_dir_all(dir)?;
+                (dir.to_path_buf(), false)
+            }
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "runnel-taskmanager-{id}-{}",
+                    crate::config::random_id()
+                ));
+                fs::create_dir_all(&dir)?;
+                (dir, true)
+            }
+        };
+        Ok(Processes {
+            workdir,
+            owned,
+            jobmanager,
+            bearer_token,
+            children: HashMap::new(),
+        })
+    }
+
+    /// The working directory.
+    pub(crate) fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// Starts the attempt `deployment` describes, fetching its binary with
+    /// `fetch` unless it is cached.
+    pub(crate) fn launch(
+        &mut self,
+        deployment: &Deployment,
+        fetch: impl FnOnce(&str) -> Result<Vec<u8>, FetchError>,
+    ) -> Result<(), LaunchError> {
+        let id = &deployment.id;
+        check_name("job id", &id.job_id)?;
+        check_name("blob hash", &deployment.blob)?;
+        let binary = self.binary(&deployment.blob, fetch)?;
+        let config = match &deployment.config {
+            Some(text) => {
+                let path = self.workdir.join(format!("{id}.yaml"));
+                fs::write(&path, text).map_err(io_error("write", &path))?;
+                Some(path)
+            }
+            None => None,
+        };
+        let log = self.workdir.join(format!("{id}.log"));
+        let stdout = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(io_error("open", &log))?;
+        let stderr = stdout.try_clone().map_err(io_error("open", &log))?;
+        let mut command = command(
+            &binary,
+            deployment,
+            environment(
+                deployment,
+                config.as_deref(),
+                self.jobmanager,
+                self.bearer_token.as_deref(),
+            ),
+        );
+        command
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .current_dir(&self.workdir);
+        let child = spawn(&mut command).map_err(io_error("start", &binary))?;
+        log::info!(
+            "started attempt {} of job {} ({:?}) as process {}; output in {}",
+            id.attempt,
+            id.job_id,
+            deployment.name,
+            child.id(),
+            log.display()
+        );
+        self.children.insert(id.clone(), child);
+        Ok(())
+    }
+
+    /// The path of the executable blob `hash`, fetched if not cached.
+    fn binary(
+        &self,
+        hash: &str,
+        fetch: impl FnOnce(&str) -> Result<Vec<u8>, FetchError>,
+    ) -> Result<PathBuf, LaunchError> {
+        let path = self.workdir.join(format!("blob-{hash}"));
+        if path.is_file() {
+            return Ok(path);
+        }
+        let bytes = fetch(hash).map_err(|source| LaunchError::Fetch {
+            hash: hash.to_string(),
+            source,
+        })?;
+        let part = self.workdir.join(format!("blob-{hash}.part"));
+        let write = || -> io::Result<()> {
+            let mut file = File::create(&part)?;
+            file.write_all(&bytes)?;
+            file.set_permissions(fs::Permissions::from_mode(0o755))?;
+            file.sync_all()
+        };
+        write().map_err(io_error("write", &part))?;
+        fs::rename(&part, &path).map_err(io_error("rename", &part))?;
+        Ok(path)
+    }
+
+    /// The attempts whose processes exited since the last call, with their
+    /// exit codes (`None`: ended by a signal).
+    pub(crate) fn poll(&mut self) -> Vec<(AttemptId, Option<i32>)> {
+        let mut exited = Vec::new();
+        self.children.retain(|id, child| match child.try_wait() {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                log::info!("attempt {id} exited: {status}");
+                exited.push((id.clone(), status.code()));
+                false
+            }
+            Err(e) => {
+                log::warn!("cannot watch attempt {id}, taking it as ended: {e}");
+                let _ = child.kill();
+                exited.push((id.clone(), None));
+                false
+            }
+        });
+        exited
+    }
+
+    /// Kills the process of `id` and waits for it: its exit code (`None`
+    /// when the kill ended it), or `None` if it is not here.
+    pub(crate) fn kill(&mut self, id: &AttemptId) -> Option<Option<i32>> {
+        let mut child = self.children.remove(id)?;
+        let _ = child.kill();
+        let code = child.wait().ok().and_then(|s| s.code());
+        log::info!("killed attempt {id}");
+        Some(code)
+    }
+
+    /// Kills every process and waits for them.
+    pub(crate) fn kill_all(&mut self) {
+        let ids: Vec<AttemptId> = self.children.keys().cloned().collect();
+        for id in ids {
+            self.kill(&id);
+        }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        self.kill_all();
+        if self.owned
+            && let Err(e) = fs::remove_dir_all(&self.workdir)
+        {
+            log::warn!("cannot remove {}: {e}", self.workdir.display());
+        }
+    }
+}
+
+/// The variables a deployment's process gets (on top of the TaskManager's
+/// own, without [`CLEARED`]).
+fn environment(
+    deployment: &Deployment,
+    config: Option<&Path>,
+    jobmanager: SocketAddr,
+    bearer_token: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("RUNNEL_EXECUTION_MODE", "local".to_string()),
+        ("RUNNEL_JOBMANAGER", jobmanager.to_string()),
+        ("RUNNEL_CLUSTER_JOB", deployment.id.job_id.clone()),
+        ("RUNNEL_CLUSTER_ATTEMPT", deployment.id.attempt.to_string()),
+    ];
+    if let Some(p) = deployment.parallelism {
+        env.push(("RUNNEL_PARALLELISM", p.to_string()));
+    }
+    if let Some(path) = &deployment.savepoint_path {
+        env.push(("RUNNEL_SAVEPOINT_PATH", path.clone()));
+    }
+    if deployment.allow_non_restored_state {
+        env.push(("RUNNEL_ALLOW_NON_RESTORED_STATE", "true".to_string()));
+    }
+    if let Some(path) = config {
+        env.push(("RUNNEL_CONFIG", path.display().to_string()));
+    }
+    if let Some(token) = bearer_token {
+        env.push(("RUNNEL_REST_TOKEN", token.to_string()));
+    }
+    env
+}
+
+/// The command running `binary` with `deployment`'s arguments and `env`, and
+/// none of the [`CLEARED`] variables it may inherit that `env` does not set.
+fn command(binary: &Path, deployment: &Deployment, env: Vec<(&'static str, String)>) -> Command {
+    let mut command = Command::new(binary);
+    command.args(&deployment.args);
+    for name in CLEARED {
+        command.env_remove(name);
+    }
+    command.envs(env);
+    command
+}
+
+/// Spawns `command`, retrying while its binary is busy (see
+/// [`TEXT_FILE_BUSY`]).
+fn spawn(command: &mut Command) -> io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) && tries < SPAWN_TRIES => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10 * u64::from(tries)));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn check_name(what: &'static str, value: &str) -> Result<(), LaunchError> {
+    let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if value.is_empty() || value.len() > 128 || !value.bytes().all(valid) {
+        return Err(LaunchError::Invalid {
+            what,
+            value: value.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn io_error(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LaunchError {
+    let path = path.to_path_buf();
+    move |source| LaunchError::Io { what, path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn deployment(job: &str, attempt: u32, blob: &str, args: &[&str]) -> Deployment {
+        Deployment {
+            id: AttemptId {
+                job_id: job.into(),
+                attempt,
+            },
+            blob: blob.into(),
+            slots: 1,
+            name: "test".into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            parallelism: None,
+            savepoint_path: None,
+            allow_non_restored_state: false,
+            config: None,
+        }
+    }
+
+    fn processes() -> Processes {
+        Processes::new(None, "unit", "127.0.0.1:8081".parse().unwrap(), None).unwrap()
+    }
+
+    fn script(text: &str) -> impl FnOnce(&str) -> Result<Vec<u8>, FetchError> {
+        let bytes = format!("#!/bin/sh\n{text}\n").into_bytes();
+        move |_| Ok(bytes)
+    }
+
+    fn exits_within(p: &mut Processes, timeout: Duration) -> Vec<(AttemptId, Option<i32>)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let exited = p.poll();
+            if !exited.is_empty() || Instant::now() > deadline {
+                return exited;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn the_environment_is_the_deployments() {
+        let mut d = deployment("j1", 2, "ab", &[]);
+        let jm = "10.0.0.2:8081".parse().unwrap();
+        let names =
+            |env: Vec<(&'static str, String)>| env.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(
+            names(environment(&d, None, jm, None)),
+            [
+                "RUNNEL_EXECUTION_MODE",
+                "RUNNEL_JOBMANAGER",
+                "RUNNEL_CLUSTER_JOB",
+                "RUNNEL_CLUSTER_ATTEMPT"
+            ]
+        );
+        d.parallelism = Some(4);
+        d.savepoint_path = Some("/sp".into());
+        d.allow_non_restored_state = true;
+        let env = environment(&d, Some(Path::new("/w/j1-2.yaml")), jm, Some("t"));
+        let value = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        let table = [
+            ("RUNNEL_EXECUTION_MODE", "local"),
+            ("RUNNEL_JOBMANAGER", "10.0.0.2:8081"),
+            ("RUNNEL_CLUSTER_JOB", "j1"),
+            ("RUNNEL_CLUSTER_ATTEMPT", "2"),
+            ("RUNNEL_PARALLELISM", "4"),
+            ("RUNNEL_SAVEPOINT_PATH", "/sp"),
+            ("RUNNEL_ALLOW_NON_RESTORED_STATE", "true"),
+            ("RUNNEL_CONFIG", "/w/j1-2.yaml"),
+            ("RUNNEL_REST_TOKEN", "t"),
+        ];
+        for (name, expected) in table {
+            assert_eq!(value(name), Some(expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn inherited_settings_the_deployment_does_not_make_are_removed() {
+        let mut d = deployment("j1", 1, "ab", &["a", "b c"]);
+        d.savepoint_path = Some("/sp".into());
+        let jm = "10.0.0.2:8081".parse().unwrap();
+        let c = command(Path::new("/bin/true"), &d, environment(&d, None, jm, None));
+        let envs: HashMap<String, Option<String>> = c
+            .get_envs()
+            .map(|(k, v)| {
+                let text = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
+                (text(k), v.map(text))
+            })
+            .collect();
+        let table = [
+            ("RUNNEL_SAVEPOINT_PATH", Some("/sp")),
+            ("RUNNEL_CONFIG", None),
+            ("RUNNEL_CONF_DIR", None),
+            ("RUNNEL_PARALLELISM", None),
+            ("RUNNEL_REST_TOKEN", None),
+            ("RUNNEL_CLUSTER_JOB", Some("j1")),
+        ];
+        for (name, expected) in table {
+            assert_eq!(envs[name].as_deref(), expected, "{name}");
+        }
+        assert_eq!(c.get_args().collect::<Vec<_>>(), ["a", "b c"]);
+    }
+
+    #[test]
+    fn a_binary_runs_is_cached_and_its_exit_is_seen_once() {
+        let mut p = processes();
+        let out = p.workdir().join("out");
+        let d = deployment("j1", 1, "aa", &[out.to_str().unwrap()]);
+        p.launch(&d, script(r#"echo "$@" > "$1"; exit 3"#)).unwrap();
+        assert_eq!(
+            exits_within(&mut p, Duration::from_secs(10)),
+            [(d.id.clone(), Some(3))]
+        );
+        assert!(p.poll().is_empty());
+        assert_eq!(
+            fs::read_to_string(&out).unwrap().trim(),
+            out.to_str().unwrap()
+        );
+        // The same blob again: not fetched.
+        let again = deployment("j1", 2, "aa", &[out.to_str().unwrap()]);
+        p.launch(&again, |_| panic!("fetched twice")).unwrap();
+        assert_eq!(
+            exits_within(&mut p, Duration::from_secs(10)),
+            [(again.id, Some(3))]
+        );
+    }
+
+    #[test]
+    fn killed_processes_end_without_a_code_and_the_workdir_goes_on_drop() {
+        let mut p = processes();
+        let d = deployment("j1", 1, "bb", &[]);
+        p.launch(&d, script("exec sleep 60")).unwrap();
+        assert_eq!(p.kill(&d.id), Some(None));
+        assert_eq!(p.kill(&d.id), None, "killed once");
+        assert!(p.poll().is_empty());
+        let workdir = p.workdir().to_path_buf();
+        assert!(workdir.join("j1-1.log").is_file());
+        drop(p);
+        assert!(!workdir.exists());
+    }
+
+    #[test]
+    fn deployments_that_cannot_start_say_why() {
+        let mut p = processes();
+        let missing = |_: &str| {
+            Err(FetchError::Status {
+                status: 404,
+                message: "no such blob".into(),
+            })
+        };
+        let err = p
+            .launch(&deployment("j1", 1, "cc", &[]), missing)
+            .unwrap_err();
+        assert!(err.to_string().contains("no such blob"), "{err}");
+        let err = p
+            .launch(&deployment("../x", 1, "cc", &[]), script("true"))
+            .unwrap_err();
+        assert!(err.to_string().contains("job id"), "{err}");
+        let not_executable = |_: &str| Ok(b"\x00\x01 not a program".to_vec());
+        let err = p
+            .launch(&deployment("j1", 1, "dd", &[]), not_executable)
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot start"), "{err}");
+    }
+}
