@@ -13,6 +13,7 @@
 
 pub mod bid;
 pub mod checksum;
+pub mod cluster;
 pub mod report;
 pub mod timing;
 pub mod workloads;

@@ -5,7 +5,7 @@
 //! cargo run --release -p runnel-bench -- <W1..W7|limit-W1..limit-W7> [--n <N>] [--parallelism <P>]
 //!     [--checkpoint-interval-ms <MS>] [--checkpoint-mode <exactly-once|at-least-once|unaligned>]
 //!     [--state-backend <heap|lsm>] [--checkpoint-dir <DIR>] [--incremental-checkpoints]
-//!     [--inject-failures <K> --seed <S>]
+//!     [--inject-failures <K> --seed <S>] [--jobmanager <HOST:PORT>]
 //! ```
 
 use clap::Parser;
@@ -59,6 +59,16 @@ struct Args {
     /// Seed of the failure points.
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
+
+    /// Run the workload as a job of the standalone cluster whose JobManager is
+    /// at HOST:PORT (the bench submits itself; a TaskManager runs it)
+    #[arg(long, value_name = "HOST:PORT")]
+    jobmanager: Option<String>,
+
+    /// Also write the RESULT line (and the check's outcome) to this file
+    /// (used by cluster runs)
+    #[arg(long, value_name = "FILE")]
+    result_file: Option<std::path::PathBuf>,
 }
 
 /// A count, with optional `_` separators (`100_000_000`).
@@ -76,6 +86,9 @@ fn main() -> anyhow::Result<ExitCode> {
         Engine::Runnel => args.parallelism,
         Engine::Limit => 1,
     };
+    if let Some(jm) = &args.jobmanager {
+        return runnel_bench::cluster::run(jm, parallelism, selection.workload.name());
+    }
     let options = RunOptions {
         checkpoint_interval: args.checkpoint_interval_ms.map(Duration::from_millis),
         checkpoint_mode: args.checkpoint_mode,
@@ -95,16 +108,22 @@ fn main() -> anyhow::Result<ExitCode> {
         ));
     }
     println!("{line}");
-    if let Check::Failed { expected } = outcome {
-        eprintln!(
-            "CHECK FAILED: expected records={} checksum={:016x}, got records={} checksum={:016x} \
-             ({} n={n})",
+    let failure = match outcome {
+        Check::Failed { expected } => Some(format!(
+            "expected records={} checksum={:016x}, got records={} checksum={:016x} ({} n={n})",
             expected.records,
             expected.checksum,
             m.totals.records,
             m.totals.checksum,
             selection.workload.name(),
-        );
+        )),
+        _ => None,
+    };
+    if let Some(file) = &args.result_file {
+        runnel_bench::cluster::write_result(file, &line, failure.as_deref())?;
+    }
+    if let Some(failure) = failure {
+        eprintln!("CHECK FAILED: {failure}");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -246,6 +246,20 @@ fn head_end(buf: &[u8]) -> Option<usize> {
     }
 }
 
+/// Percent-encodes a query parameter's value (RFC 3986: unreserved characters
+/// stay, every other byte of its UTF-8 becomes `%XX`).
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +302,16 @@ mod tests {
         assert_eq!(head_end(b"HTTP/1.1 200 OK\r\n\r\nbody"), Some(19));
         assert_eq!(head_end(b"HTTP/1.1 200 OK\n\nbody"), Some(17));
         assert_eq!(head_end(b"HTTP/1.1 200 OK\r\n"), None);
+    }
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::encode_query_value;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode_query_value("a b/c&d=é"), "a%20b%2Fc%26d%3D%C3%A9");
+        assert_eq!(encode_query_value("Plain-1.x_~"), "Plain-1.x_~");
     }
 }

@@ -7,24 +7,12 @@
 use super::explain;
 use crate::args::RunArgs;
 use anyhow::{Context, Result, anyhow, bail};
+use runnel_rest::client::encode_query_value as encode;
 use runnel_rest::{Method, client};
 use serde_json::Value;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// The slots a plan needs (its highest vertex parallelism) and its name.
 fn slots_and_name(plan: &str) -> Result<(u64, String)> {
@@ -148,12 +136,6 @@ pub(crate) fn submit(args: &RunArgs, jm: &str) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(encode("a b/c&d=é"), "a%20b%2Fc%26d%3D%C3%A9");
-        assert_eq!(encode("Plain-1.x_~"), "Plain-1.x_~");
-    }
 
     #[test]
     fn slots_are_the_highest_vertex_parallelism() {
