@@ -95,97 +95,170 @@ fn committed(out: &Path) -> (u64, usize) {
     (orders, lines)
 }
 
+/// A JobManager and TaskManagers as processes on loopback, and a scratch
+/// directory for a job's checkpoints and output.
+struct Cluster {
+    _jm: Process,
+    jm: String,
+    addr: SocketAddr,
+    tms: Vec<(Process, String)>,
+    base: PathBuf,
+}
+
+impl Cluster {
+    fn start(name: &str, task_managers: usize) -> Cluster {
+        let base = std::env::temp_dir().join(format!("runnel-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let cluster_config = base.join("cluster.yaml");
+        std::fs::write(
+            &cluster_config,
+            "heartbeat.interval: 200 ms\nheartbeat.timeout: 1500 ms\n",
+        )
+        .unwrap();
+        std::fs::write(
+            base.join("job.yaml"),
+            format!(
+                "execution.checkpointing.dir: {}\nexecution.checkpointing.interval: 200 ms\n",
+                base.join("checkpoints").display()
+            ),
+        )
+        .unwrap();
+        let (jm_process, line) = start(runnel(&[
+            "jobmanager",
+            "--port",
+            "0",
+            "-c",
+            cluster_config.to_str().unwrap(),
+        ]));
+        let jm = line
+            .trim()
+            .strip_prefix("JobManager: REST API and web UI on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .trim_end_matches('/')
+            .to_string();
+        let addr: SocketAddr = jm.parse().unwrap();
+        let tms = (0..task_managers)
+            .map(|_| {
+                let (p, line) = start(runnel(&["taskmanager", "-m", &jm, "--slots", "2"]));
+                let id = line.split_whitespace().nth(1).unwrap().to_string();
+                (p, id)
+            })
+            .collect();
+        wait_for("the TaskManagers", Duration::from_secs(20), || {
+            (get(addr, "/overview")["taskmanagers"] == task_managers).then_some(())
+        });
+        Cluster {
+            _jm: jm_process,
+            jm,
+            addr,
+            tms,
+            base,
+        }
+    }
+
+    fn out(&self) -> PathBuf {
+        self.base.join("out")
+    }
+
+    /// `runnel <args>` against this cluster; its standard output.
+    fn cli(&self, args: &[&str]) -> String {
+        let output = runnel(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Submits examples/checkpointing (detached), optionally from a savepoint;
+    /// returns the job id.
+    fn submit(&self, orders: u64, savepoint: Option<&str>) -> String {
+        let job_config = self.base.join("job.yaml");
+        let mut args = vec![
+            "run",
+            "--jobmanager",
+            &self.jm,
+            "--detached",
+            "-c",
+            job_config.to_str().unwrap(),
+        ];
+        if let Some(path) = savepoint {
+            args.extend(["-s", path]);
+        }
+        let binary = example("checkpointing");
+        let (orders, out) = (orders.to_string(), self.out());
+        args.extend([
+            binary.to_str().unwrap(),
+            "--orders",
+            &orders,
+            "--rate",
+            "4000",
+            "--fail-after",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let stdout = self.cli(&args);
+        stdout
+            .trim()
+            .strip_prefix("Job has been submitted with JobID ")
+            .unwrap_or_else(|| panic!("{stdout}"))
+            .to_string()
+    }
+
+    /// Waits until job `id` runs and has completed `n` checkpoints.
+    fn await_checkpoints(&self, id: &str, n: u64) {
+        wait_for(
+            "checkpoints of the running job",
+            Duration::from_secs(30),
+            || {
+                let job = get(self.addr, &format!("/jobs/{id}"));
+                let done =
+                    get(self.addr, &format!("/jobs/{id}/checkpoints"))["counts"]["completed"]
+                        .as_u64()
+                        .unwrap_or(0);
+                (job["state"] == "RUNNING" && done >= n).then_some(())
+            },
+        );
+    }
+
+    /// Waits until job `id` ended as `state`; returns its detail.
+    fn await_end(&self, id: &str, state: &str) -> Value {
+        wait_for(
+            &format!("the job to be {state}"),
+            Duration::from_secs(120),
+            || {
+                let job = get(self.addr, &format!("/jobs/{id}"));
+                match job["state"].as_str() {
+                    Some(s) if s == state => Some(job),
+                    Some(s @ ("FINISHED" | "FAILED" | "CANCELED")) => panic!(
+                        "the job ended {s}: {}",
+                        get(self.addr, &format!("/jobs/{id}/exceptions"))
+                    ),
+                    _ => None,
+                }
+            },
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
 #[test]
 fn a_submitted_job_survives_the_loss_of_its_task_manager_exactly_once() {
     const ORDERS: u64 = 24_000;
-    let base = std::env::temp_dir().join(format!("runnel-cluster-job-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let (out, checkpoints) = (base.join("out"), base.join("checkpoints"));
-    std::fs::create_dir_all(&base).unwrap();
-    let cluster_config = base.join("cluster.yaml");
-    std::fs::write(
-        &cluster_config,
-        "heartbeat.interval: 200 ms\nheartbeat.timeout: 1500 ms\n",
-    )
-    .unwrap();
-    let job_config = base.join("job.yaml");
-    std::fs::write(
-        &job_config,
-        format!(
-            "execution.checkpointing.dir: {}\nexecution.checkpointing.interval: 200 ms\n",
-            checkpoints.display()
-        ),
-    )
-    .unwrap();
-
-    let (_jm, line) = start(runnel(&[
-        "jobmanager",
-        "--port",
-        "0",
-        "-c",
-        cluster_config.to_str().unwrap(),
-    ]));
-    let jm = line
-        .trim()
-        .strip_prefix("JobManager: REST API and web UI on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .trim_end_matches('/')
-        .to_string();
-    let addr: SocketAddr = jm.parse().unwrap();
-    let mut tms: Vec<(Process, String)> = (0..2)
-        .map(|_| {
-            let (p, line) = start(runnel(&["taskmanager", "-m", &jm, "--slots", "2"]));
-            let id = line.split_whitespace().nth(1).unwrap().to_string();
-            (p, id)
-        })
-        .collect();
-    wait_for("two TaskManagers", Duration::from_secs(20), || {
-        (get(addr, "/overview")["taskmanagers"] == 2).then_some(())
-    });
-
-    let submit = runnel(&[
-        "run",
-        "--jobmanager",
-        &jm,
-        "--detached",
-        "-c",
-        job_config.to_str().unwrap(),
-        example("checkpointing").to_str().unwrap(),
-        "--orders",
-        &ORDERS.to_string(),
-        "--rate",
-        "4000",
-        "--fail-after",
-        "0",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&submit.stdout);
-    assert!(
-        submit.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&submit.stderr)
-    );
-    let id = stdout
-        .trim()
-        .strip_prefix("Job has been submitted with JobID ")
-        .unwrap_or_else(|| panic!("{stdout}"))
-        .to_string();
-
+    let mut cluster = Cluster::start("cluster-failover", 2);
+    let id = cluster.submit(ORDERS, None);
     // Running, with a few checkpoints behind it, on one of the TaskManagers.
-    wait_for(
-        "checkpoints of the running job",
-        Duration::from_secs(30),
-        || {
-            let job = get(addr, &format!("/jobs/{id}"));
-            let done = get(addr, &format!("/jobs/{id}/checkpoints"))["counts"]["completed"]
-                .as_u64()
-                .unwrap_or(0);
-            (job["state"] == "RUNNING" && done >= 3).then_some(())
-        },
-    );
+    cluster.await_checkpoints(&id, 3);
+    let addr = cluster.addr;
     let busy = wait_for(
         "the TaskManager running the job",
         Duration::from_secs(10),
@@ -198,34 +271,55 @@ fn a_submitted_job_survives_the_loss_of_its_task_manager_exactly_once() {
                 .and_then(|tm| tm["id"].as_str().map(str::to_string))
         },
     );
-    let victim = tms.iter().position(|(_, tm)| *tm == busy).unwrap();
-    let (mut process, _) = tms.remove(victim);
+    let victim = cluster.tms.iter().position(|(_, tm)| *tm == busy).unwrap();
+    let (mut process, _) = cluster.tms.remove(victim);
     process.0.kill().unwrap();
     let _ = process.0.wait();
 
-    let job = wait_for("the job to finish", Duration::from_secs(120), || {
-        let job = get(addr, &format!("/jobs/{id}"));
-        match job["state"].as_str() {
-            Some("FINISHED") => Some(job),
-            Some(state @ ("FAILED" | "CANCELED")) => panic!(
-                "the job ended {state}: {}",
-                get(addr, &format!("/jobs/{id}/exceptions"))
-            ),
-            _ => None,
-        }
-    });
+    let job = cluster.await_end(&id, "FINISHED");
     let exceptions = get(addr, &format!("/jobs/{id}/exceptions"));
     assert!(
         exceptions["root-exception"].is_string(),
         "the loss is recorded: {exceptions}"
     );
     assert!(job["vertices"].as_array().is_some_and(|v| !v.is_empty()));
-    let (orders, lines) = committed(&out);
+    let (orders, lines) = committed(&cluster.out());
     assert_eq!(orders, ORDERS, "every order exactly once");
     assert_eq!(
         lines,
         50 * (ORDERS / 1000) as usize,
         "one line per user and second"
     );
-    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_cluster_job_stops_with_a_savepoint_and_resumes_from_it() {
+    const ORDERS: u64 = 24_000;
+    let cluster = Cluster::start("cluster-savepoint", 1);
+    let id = cluster.submit(ORDERS, None);
+    cluster.await_checkpoints(&id, 2);
+    let savepoints = cluster.base.join("savepoints");
+    let stopped = cluster.cli(&[
+        "stop",
+        "-m",
+        &cluster.jm,
+        "--savepoint-path",
+        savepoints.to_str().unwrap(),
+        &id,
+    ]);
+    let path = stopped
+        .trim()
+        .strip_prefix("Savepoint completed. Path: ")
+        .unwrap_or_else(|| panic!("{stopped}"))
+        .to_string();
+    assert!(Path::new(&path).join("_metadata").is_file(), "{path}");
+    cluster.await_end(&id, "FINISHED");
+    let (before, _) = committed(&cluster.out());
+    assert!(before < ORDERS, "stopped midway: {before}");
+
+    let resumed = cluster.submit(ORDERS, Some(&path));
+    cluster.await_end(&resumed, "FINISHED");
+    let (orders, lines) = committed(&cluster.out());
+    assert_eq!(orders, ORDERS, "every order exactly once over both runs");
+    assert_eq!(lines, 50 * (ORDERS / 1000) as usize);
 }
