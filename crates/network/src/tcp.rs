@@ -525,11 +525,16 @@ impl Inner {
 
     /// Fails `conn` and every channel it carries, waking their tasks.
     fn fail(&self, conn: &Arc<Conn>, reason: String) {
-        if !conn.fail_only(reason.clone()) {
+        if conn.failed.get().is_some() {
             return;
         }
+        // Recorded before the failure is published: whoever sees the channel
+        // fail finds the reason in `peer_error`.
         if !self.shutdown.load(Ordering::Acquire) {
             self.record_error(conn.peer, &reason);
+        }
+        if !conn.fail_only(reason) {
+            return;
         }
         {
             let mut conns = lock(&self.conns);
