@@ -89,6 +89,10 @@ fn a_finished_job_reports_its_states_records_and_checkpoints() {
     assert_eq!(sum_in, reported);
     assert!(sum_in > 0 && sum_in <= 20_000, "{sum_in}");
 
+    // At the end of its input the source emitted the final watermark (+∞).
+    let source_op = &source.subtasks[0].operators[0];
+    assert_eq!(source_op.output_watermark, Some(i64::MAX), "{source_op:?}");
+
     let checkpoints = &status.checkpoints;
     assert!(checkpoints.completed >= 1, "{checkpoints:?}");
     assert_eq!(checkpoints.restored, 1);

@@ -14,7 +14,8 @@
 //!   `busyTimeMsPerSecond`, accumulated times (plus `tm_id`, `task_id`,
 //!   `task_name`, `subtask_index`, `task_attempt_num`);
 //! - TaskManager operator, one series per operator of each subtask's chain:
-//!   `numRecordsIn`, `numRecordsOut`, `numLateRecordsDropped` (plus
+//!   `numRecordsIn`, `numRecordsOut`, `numLateRecordsDropped`,
+//!   `currentOutputWatermark` once it emitted one (plus
 //!   `operator_id`, `operator_name`).
 
 use crate::Dispatcher;
@@ -92,6 +93,10 @@ fn registry_of(jobs: &[JobStatus], host: &str, slots: ClusterSlots, now: i64) ->
                         .try_for_each(|(name, value)| {
                             let value = i64::try_from(value).unwrap_or(i64::MAX);
                             operator.counter(name).map(|c| c.inc_by(value))
+                        })
+                        .and_then(|()| match op.output_watermark {
+                            Some(w) => gauge(&operator, "currentOutputWatermark", w),
+                            None => Ok(()),
                         }),
                     );
                 }
@@ -130,6 +135,7 @@ mod tests {
             records_in: 40,
             records_out: 7,
             late_records_dropped: 3,
+            output_watermark: Some(41_999),
         }];
         let jobs = [running, ended];
         let slots = cluster(Some(crate::view::cluster::slots(None, &jobs)), &[]);
@@ -165,5 +171,11 @@ mod tests {
             "{late}"
         );
         assert!(late.ends_with("} 3"), "{late}");
+        assert!(
+            text.lines().any(|l| l
+                .starts_with("runnel_taskmanager_job_task_operator_currentOutputWatermark{")
+                && l.ends_with("} 41999")),
+            "{text}"
+        );
     }
 }

@@ -435,7 +435,8 @@ impl TaskEnvironment<'_> {
                 targets.push(pe.writers.create_writer(spec)?);
             }
         }
-        Ok(MainOutput::new(targets, self.batch_size, records_out))
+        Ok(MainOutput::new(targets, self.batch_size, records_out)
+            .with_watermark_gauge(self.counters(node).output_watermark))
     }
 
     fn writer_spec(&self, node: NodeId, edge: EdgeId) -> Result<WriterSpec, TaskError> {

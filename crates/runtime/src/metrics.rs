@@ -1,7 +1,7 @@
 //! Per-operator counters, updated once per batch and readable while a job runs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// A monotonically increasing count shared between a task and observers.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,30 @@ impl Counter {
     }
 }
 
+/// The last watermark an operator emitted (Flink's `currentOutputWatermark`),
+/// shared between its task and observers; `None` before the first.
+#[derive(Debug, Clone)]
+pub struct WatermarkGauge(Arc<AtomicI64>);
+
+impl Default for WatermarkGauge {
+    fn default() -> Self {
+        WatermarkGauge(Arc::new(AtomicI64::new(i64::MIN)))
+    }
+}
+
+impl WatermarkGauge {
+    /// Records an emitted watermark (ms).
+    #[inline]
+    pub fn set(&self, millis: i64) {
+        self.0.store(millis, Ordering::Relaxed);
+    }
+
+    /// The last watermark emitted, if any.
+    pub fn get(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|w| *w != i64::MIN)
+    }
+}
+
 /// The built-in counters of one operator instance (Flink's `numRecordsIn` /
 /// `numRecordsOut`).
 #[derive(Debug, Clone, Default)]
@@ -31,4 +55,6 @@ pub struct OperatorCounters {
     /// Late records an event-time operator dropped (Flink's
     /// `numLateRecordsDropped`).
     pub late_records_dropped: Counter,
+    /// The last watermark it emitted.
+    pub output_watermark: WatermarkGauge,
 }

@@ -14,7 +14,7 @@
 use crate::chain::ChainedInput;
 use crate::checkpointing::TaskSnapshotBuilder;
 use crate::error::TaskError;
-use crate::metrics::Counter;
+use crate::metrics::{Counter, WatermarkGauge};
 use runnel_types::{CheckpointId, Data, OutputTagId, StreamRecord, Watermark, WatermarkStatus};
 use std::any::Any;
 use std::marker::PhantomData;
@@ -68,10 +68,17 @@ pub struct MainOutput<T> {
     targets: Vec<Box<dyn ChainedInput<T>>>,
     scratch: Vec<StreamRecord<T>>,
     records_out: Counter,
+    watermark: Option<WatermarkGauge>,
     failure: Option<TaskError>,
 }
 
 impl<T: Data> MainOutput<T> {
+    /// Records each emitted watermark in `gauge` (`currentOutputWatermark`).
+    pub fn with_watermark_gauge(mut self, gauge: WatermarkGauge) -> Self {
+        self.watermark = Some(gauge);
+        self
+    }
+
     /// An output feeding `targets`; counts emitted records in `records_out`.
     pub fn new(
         targets: Vec<Box<dyn ChainedInput<T>>>,
@@ -84,6 +91,7 @@ impl<T: Data> MainOutput<T> {
             targets,
             scratch: Vec::new(),
             records_out,
+            watermark: None,
             failure: None,
         }
     }
@@ -184,6 +192,9 @@ impl<T: Data> MainOutput<T> {
 
     /// Flushes and passes a watermark to every target.
     pub fn forward_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        if let Some(gauge) = &self.watermark {
+            gauge.set(watermark.millis());
+        }
         self.flush()?;
         for t in &mut self.targets {
             t.process_watermark(watermark)?;

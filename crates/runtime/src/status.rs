@@ -112,6 +112,8 @@ pub struct OperatorMetrics {
     pub records_out: u64,
     /// Late records it dropped (`numLateRecordsDropped`).
     pub late_records_dropped: u64,
+    /// The last watermark it emitted (`currentOutputWatermark`, ms).
+    pub output_watermark: Option<i64>,
 }
 
 /// One vertex (a chain of operators).
@@ -378,6 +380,10 @@ impl JobStatusBoard {
                         records_in: count(*n, |c| c.records_in.get()),
                         records_out: count(*n, |c| c.records_out.get()),
                         late_records_dropped: count(*n, |c| c.late_records_dropped.get()),
+                        output_watermark: board
+                            .counters
+                            .get(&(*n, s.subtask))
+                            .and_then(|c| c.output_watermark.get()),
                     })
                     .collect();
             }
