@@ -176,6 +176,22 @@ impl Cluster {
     /// Submits examples/checkpointing (detached), optionally from a savepoint;
     /// returns the job id.
     fn submit(&self, orders: u64, savepoint: Option<&str>) -> String {
+        let (orders, out) = (orders.to_string(), self.out());
+        let job_args = [
+            "--orders",
+            &orders,
+            "--rate",
+            "4000",
+            "--fail-after",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        self.submit_with(savepoint, &job_args)
+    }
+
+    /// Submits examples/checkpointing with `job_args`; returns the job id.
+    fn submit_with(&self, savepoint: Option<&str>, job_args: &[&str]) -> String {
         let job_config = self.base.join("job.yaml");
         let mut args = vec![
             "run",
@@ -189,18 +205,8 @@ impl Cluster {
             args.extend(["-s", path]);
         }
         let binary = example("checkpointing");
-        let (orders, out) = (orders.to_string(), self.out());
-        args.extend([
-            binary.to_str().unwrap(),
-            "--orders",
-            &orders,
-            "--rate",
-            "4000",
-            "--fail-after",
-            "0",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        args.push(binary.to_str().unwrap());
+        args.extend(job_args);
         let stdout = self.cli(&args);
         stdout
             .trim()
@@ -322,4 +328,36 @@ fn a_cluster_job_stops_with_a_savepoint_and_resumes_from_it() {
     let (orders, lines) = committed(&cluster.out());
     assert_eq!(orders, ORDERS, "every order exactly once over both runs");
     assert_eq!(lines, 50 * (ORDERS / 1000) as usize);
+}
+
+#[test]
+fn a_failing_job_binary_fails_its_job_and_nothing_else() {
+    let cluster = Cluster::start("cluster-bad-job", 1);
+    // The job's sink cannot write its directory: every attempt fails its job
+    // (after the job's own restarts) and exits with 1.
+    let bad = cluster.submit_with(
+        None,
+        &[
+            "--orders",
+            "1000",
+            "--fail-after",
+            "0",
+            "--out",
+            "/proc/runnel-cannot-write",
+        ],
+    );
+    let good = cluster.submit(4_000, None);
+    wait_for("the bad job to fail", Duration::from_secs(60), || {
+        (get(cluster.addr, &format!("/jobs/{bad}"))["state"] == "FAILED").then_some(())
+    });
+    let exceptions = get(cluster.addr, &format!("/jobs/{bad}/exceptions"));
+    let root = exceptions["root-exception"].as_str().unwrap_or_default();
+    // The job's own error, naming operator and subtask, reaches the JobManager.
+    assert!(
+        root.contains("Sink: File Sink") && root.contains("cannot write /proc/runnel-cannot-write"),
+        "{root}"
+    );
+    cluster.await_end(&good, "FINISHED");
+    assert_eq!(committed(&cluster.out()).0, 4_000);
+    assert_eq!(get(cluster.addr, "/overview")["taskmanagers"], 1);
 }
