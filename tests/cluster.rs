@@ -1,8 +1,12 @@
-//! A job submitted to a standalone cluster of separate processes: `runnel run
-//! --jobmanager` uploads the job binary, a TaskManager with free slots runs it,
-//! and when that TaskManager is killed with SIGKILL mid-job the JobManager
-//! restarts the job on the other TaskManager from its latest checkpoint; the
-//! exactly-once file sink's committed output holds every order exactly once.
+//! A standalone cluster as separate processes on loopback: `runnel
+//! jobmanager` and `runnel taskmanager`s. TaskManagers register their slots,
+//! and one killed with SIGKILL is declared lost after the heartbeat timeout;
+//! `runnel run --jobmanager` uploads a job binary, a TaskManager with free
+//! slots runs it, and when that TaskManager is killed mid-job the JobManager
+//! restarts the job on another from its latest checkpoint, the exactly-once
+//! file sink's committed output holding every order exactly once; a cluster
+//! job stops with a savepoint and resumes from it; a failing job binary fails
+//! only its own job.
 
 use runnel::rest::{Method, client};
 use serde_json::Value;
@@ -107,6 +111,13 @@ struct Cluster {
 
 impl Cluster {
     fn start(name: &str, task_managers: usize) -> Cluster {
+        Cluster::with_slots(name, &vec!["2"; task_managers])
+    }
+
+    /// A JobManager and one TaskManager per entry of `slots`, with that many
+    /// slots.
+    fn with_slots(name: &str, slots: &[&str]) -> Cluster {
+        let task_managers = slots.len();
         let base = std::env::temp_dir().join(format!("runnel-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).unwrap();
@@ -138,9 +149,10 @@ impl Cluster {
             .trim_end_matches('/')
             .to_string();
         let addr: SocketAddr = jm.parse().unwrap();
-        let tms = (0..task_managers)
-            .map(|_| {
-                let (p, line) = start(runnel(&["taskmanager", "-m", &jm, "--slots", "2"]));
+        let tms = slots
+            .iter()
+            .map(|n| {
+                let (p, line) = start(runnel(&["taskmanager", "-m", &jm, "--slots", n]));
                 let id = line.split_whitespace().nth(1).unwrap().to_string();
                 (p, id)
             })
@@ -360,4 +372,40 @@ fn a_failing_job_binary_fails_its_job_and_nothing_else() {
     cluster.await_end(&good, "FINISHED");
     assert_eq!(committed(&cluster.out()).0, 4_000);
     assert_eq!(get(cluster.addr, "/overview")["taskmanagers"], 1);
+}
+
+/// The ids of the registered TaskManagers, sorted.
+fn task_managers(addr: SocketAddr) -> Vec<String> {
+    let mut ids: Vec<String> = get(addr, "/taskmanagers")["taskmanagers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tm| tm["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn task_managers_register_and_a_killed_one_is_declared_lost() {
+    let mut cluster = Cluster::with_slots("cluster-tms", &["2", "3"]);
+    let addr = cluster.addr;
+    let overview = get(addr, "/overview");
+    assert_eq!(overview["taskmanagers"], 2);
+    assert_eq!(overview["slots-total"], 5);
+    let (mut first, _) = cluster.tms.remove(0);
+    let second = cluster.tms[0].1.clone();
+    // A crash: no deregistration, the process just goes.
+    first.0.kill().unwrap();
+    let _ = first.0.wait();
+    let killed = Instant::now();
+    wait_for(
+        "the killed TaskManager to be declared lost",
+        Duration::from_secs(20),
+        || (task_managers(addr) == [second.clone()]).then_some(()),
+    );
+    // Not before the heartbeat timeout (less the last heartbeat's age).
+    let silent = killed.elapsed();
+    assert!(silent >= Duration::from_millis(1_000), "{silent:?}");
+    assert_eq!(get(addr, "/overview")["slots-total"], 3);
 }
