@@ -8,6 +8,8 @@
 //! job stops with a savepoint and resumes from it; a failing job binary fails
 //! only its own job.
 
+mod common;
+
 use runnel::rest::{Method, client};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -81,22 +83,8 @@ fn example(name: &str) -> PathBuf {
 
 /// Orders in the committed part files, and their lines.
 fn committed(out: &Path) -> (u64, usize) {
-    let (mut orders, mut lines) = (0, 0);
-    for entry in std::fs::read_dir(out).unwrap().flatten() {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-            lines += 1;
-            orders += line
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix("count="))
-                .unwrap()
-                .parse::<u64>()
-                .unwrap();
-        }
-    }
-    (orders, lines)
+    let c = common::committed_orders(out);
+    (c.orders, c.lines)
 }
 
 /// A JobManager and TaskManagers as processes on loopback, and a scratch

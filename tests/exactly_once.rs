@@ -51,16 +51,16 @@ fn committed(base: &Path) -> Vec<String> {
     lines
 }
 
-/// Sums per key and 1 s window, written to part files under `out`.
-fn run(out: &Path, config: Configuration) -> JobExecutionResult {
-    let env = StreamExecutionEnvironment::with_config(config);
+/// The job both sinks follow, at parallelism 2: the events, slowed down so
+/// checkpoints complete between failures, summed per key and 1 s event-time
+/// window as `(key, sum, last timestamp)`.
+fn window_sums(env: &StreamExecutionEnvironment) -> SingleOutputStreamOperator<(u64, u64, i64)> {
     env.set_parallelism(2);
     let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(60))
         .with_timestamp_assigner(|e: &(u64, u64, i64), _| e.2);
     env.from_generator(EVENTS, event)
         .map(|e: (u64, u64, i64)| {
             if e.1 == 0 {
-                // Slow enough for checkpoints to complete between failures.
                 std::thread::sleep(Duration::from_micros(500));
             }
             e
@@ -70,6 +70,12 @@ fn run(out: &Path, config: Configuration) -> JobExecutionResult {
         .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
         .reduce(|a, b| (a.0, a.1 + b.1, a.2.max(b.2)))
         .name("Window Sums")
+}
+
+/// Sums per key and 1 s window, written to part files under `out`.
+fn run(out: &Path, config: Configuration) -> JobExecutionResult {
+    let env = StreamExecutionEnvironment::with_config(config);
+    window_sums(&env)
         .map(|(k, sum, last): (u64, u64, i64)| format!("key {k} window {} sum {sum}", last / 1000))
         .sink_to_file(
             FileSink::new(out)
@@ -208,25 +214,10 @@ impl UpsertWriter<(u64, i64), (u64, u64, i64)> for Table {
 /// Sums per key and 1 s window, upserted by (key, window).
 fn run_into_table(config: Configuration, table: &Table) -> JobExecutionResult {
     let env = StreamExecutionEnvironment::with_config(config);
-    env.set_parallelism(2);
-    let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(60))
-        .with_timestamp_assigner(|e: &(u64, u64, i64), _| e.2);
-    env.from_generator(EVENTS, event)
-        .map(|e: (u64, u64, i64)| {
-            if e.1 == 0 {
-                std::thread::sleep(Duration::from_micros(500));
-            }
-            e
-        })
-        .assign_timestamps_and_watermarks(strategy)
-        .key_by(|e| e.0)
-        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
-        .reduce(|a, b| (a.0, a.1 + b.1, a.2.max(b.2)))
-        .name("Window Sums")
-        .add_sink(IdempotentSink::new(
-            |r: &(u64, u64, i64)| (r.0, r.2.div_euclid(1000)),
-            table.clone(),
-        ));
+    window_sums(&env).add_sink(IdempotentSink::new(
+        |r: &(u64, u64, i64)| (r.0, r.2.div_euclid(1000)),
+        table.clone(),
+    ));
     env.execute("idempotent").unwrap()
 }
 

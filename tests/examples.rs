@@ -1,5 +1,7 @@
 //! Runs every example binary (built by `cargo test`) and checks its output.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpListener;
@@ -564,25 +566,10 @@ fn checkpointing_recovers_from_the_injected_failure_and_commits_every_order_once
         &[],
     );
     assert!(stdout.contains("done: 1 restart(s)"), "{stdout}");
-    let mut orders = 0u64;
-    let mut lines = 0;
-    for entry in std::fs::read_dir(&out).unwrap().flatten() {
-        assert!(
-            !entry.file_name().to_string_lossy().starts_with('.'),
-            "no in-progress file is left"
-        );
-        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-            lines += 1;
-            orders += line
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix("count="))
-                .unwrap()
-                .parse::<u64>()
-                .unwrap();
-        }
-    }
-    assert_eq!(orders, 30_000, "every order exactly once");
-    assert_eq!(lines, 50 * 30, "one line per user and second");
+    let committed = common::committed_orders(&out);
+    assert_eq!(committed.in_progress, 0, "no in-progress file is left");
+    assert_eq!(committed.orders, 30_000, "every order exactly once");
+    assert_eq!(committed.lines, 50 * 30, "one line per user and second");
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -240,3 +240,40 @@ impl<T> runnel::runtime::watermark::WatermarkGenerator<T> for EveryEvent {
     }
     fn on_periodic_emit(&mut self, _output: &mut dyn runnel::runtime::watermark::WatermarkOutput) {}
 }
+
+/// What the exactly-once file sink of `examples/checkpointing` committed under
+/// `out`: orders counted in its lines, lines, and in-progress (hidden) files
+/// left behind.
+pub struct CommittedOrders {
+    /// The sum of the lines' `count=` fields.
+    pub orders: u64,
+    /// Committed lines (one per user and window).
+    pub lines: usize,
+    /// Hidden (in-progress or pending) files still there.
+    pub in_progress: usize,
+}
+
+/// Reads the part files under `out` (see [`CommittedOrders`]).
+pub fn committed_orders(out: &std::path::Path) -> CommittedOrders {
+    let mut c = CommittedOrders {
+        orders: 0,
+        lines: 0,
+        in_progress: 0,
+    };
+    for entry in std::fs::read_dir(out).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            c.in_progress += 1;
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            c.lines += 1;
+            c.orders += line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("count="))
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        }
+    }
+    c
+}

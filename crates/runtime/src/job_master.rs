@@ -367,10 +367,7 @@ impl JobMaster {
         else {
             return self.initial_restore();
         };
-        let parent = destination
-            .dir
-            .rsplit_once('/')
-            .map_or("", |(parent, _)| parent);
+        let parent = destination.parent();
         RestoredJob::load(
             destination.storage.as_ref(),
             &destination.dir,

@@ -42,7 +42,7 @@ impl Destination {
 
     /// The directory holding the checkpoint directories (`chk-N`) next to
     /// `shared/`.
-    fn parent(&self) -> &str {
+    pub(crate) fn parent(&self) -> &str {
         self.dir.rsplit_once('/').map_or("", |(parent, _)| parent)
     }
 }
