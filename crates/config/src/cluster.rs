@@ -1,7 +1,8 @@
 //! The standalone cluster's processes (`heartbeat.*`,
-//! `taskmanager.numberOfTaskSlots`, Flink's keys).
+//! `taskmanager.numberOfTaskSlots`, `cluster.evenly-spread-out-slots`,
+//! Flink's keys).
 
-use crate::values::{parse_duration, parse_positive};
+use crate::values::{parse_bool, parse_duration, parse_positive};
 use std::time::Duration;
 
 /// How the JobManager and TaskManagers of a standalone cluster keep in touch.
@@ -14,6 +15,10 @@ pub struct ClusterConfig {
     pub heartbeat_timeout: Duration,
     /// `taskmanager.numberOfTaskSlots`: slots a TaskManager offers (1).
     pub taskmanager_slots: u32,
+    /// `cluster.evenly-spread-out-slots`: the JobManager takes a job's slots
+    /// round-robin from the TaskManagers with the most free slots instead of
+    /// filling one TaskManager after the other (false).
+    pub evenly_spread_out_slots: bool,
 }
 
 impl Default for ClusterConfig {
@@ -22,6 +27,7 @@ impl Default for ClusterConfig {
             heartbeat_interval: Duration::from_secs(10),
             heartbeat_timeout: Duration::from_secs(50),
             taskmanager_slots: 1,
+            evenly_spread_out_slots: false,
         }
     }
 }
@@ -44,6 +50,9 @@ pub(crate) fn parse(
         "taskmanager.numberOfTaskSlots" => parse_positive(v)
             .ok_or("a positive integer")
             .map(|n| cluster.taskmanager_slots = n),
+        "cluster.evenly-spread-out-slots" => parse_bool(v)
+            .ok_or("true or false")
+            .map(|b| cluster.evenly_spread_out_slots = b),
         _ => return None,
     };
     Some(result)
@@ -64,6 +73,10 @@ mod tests {
         assert_eq!(c.cluster.heartbeat_interval, Duration::from_millis(500));
         assert_eq!(c.cluster.heartbeat_timeout, Duration::from_secs(2));
         assert_eq!(c.cluster.taskmanager_slots, 4);
+        assert!(!c.cluster.evenly_spread_out_slots);
+        let spread =
+            Configuration::from_yaml_str("cluster.evenly-spread-out-slots: true\n", "t").unwrap();
+        assert!(spread.cluster.evenly_spread_out_slots);
         let err = Configuration::from_yaml_str("heartbeat.timeout: 0 s\n", "c.yaml").unwrap_err();
         assert!(err.to_string().contains("c.yaml:1"), "{err}");
     }

@@ -379,6 +379,12 @@ pub const OPTIONS: &[ConfigOption] = &[
         default: "1",
         description: "Task slots a TaskManager offers (a job needs as many as its highest parallelism).",
     },
+    ConfigOption {
+        key: "cluster.evenly-spread-out-slots",
+        kind: ValueKind::Bool,
+        default: "false",
+        description: "Take a job's slots round-robin from the TaskManagers with the most free slots instead of filling one TaskManager after the other.",
+    },
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static ConfigOption> {

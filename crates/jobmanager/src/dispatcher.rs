@@ -21,7 +21,7 @@ use crate::cluster::{BlobStore, Cluster};
 use crate::handle::JobHandle;
 use crate::resource_manager::{
     DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT, Heartbeat, HeartbeatError, Lost,
-    Registered, Registration, Rejection, ResourceManager, TaskManagerStatus,
+    Registered, Registration, Rejection, ResourceManager, SlotSpread, TaskManagerStatus,
 };
 use crate::savepoints::{SavepointMode, SavepointStatus, Triggers};
 use crate::view::cluster::{Slots, slots};
@@ -67,6 +67,10 @@ pub struct DispatcherConfig {
     pub max_restarts: u32,
     /// How long a savepoint of a cluster job may take (10 min).
     pub savepoint_timeout: Duration,
+    /// Flink's `cluster.evenly-spread-out-slots`: a cluster job's slots are
+    /// taken round-robin from the TaskManagers with the most free slots
+    /// instead of filling one TaskManager after the other (false).
+    pub evenly_spread_out_slots: bool,
 }
 
 impl Default for DispatcherConfig {
@@ -83,6 +87,7 @@ impl Default for DispatcherConfig {
             blob_dir: None,
             max_restarts: 3,
             savepoint_timeout: Duration::from_secs(600),
+            evenly_spread_out_slots: false,
         }
     }
 }
@@ -154,7 +159,13 @@ impl Dispatcher {
 
     /// A Dispatcher with `config` and the system clock.
     pub fn with_config(config: DispatcherConfig) -> Self {
-        let resources = ResourceManager::new(config.heartbeat_interval, config.heartbeat_timeout);
+        let spread = if config.evenly_spread_out_slots {
+            SlotSpread::Evenly
+        } else {
+            SlotSpread::Fill
+        };
+        let resources = ResourceManager::new(config.heartbeat_interval, config.heartbeat_timeout)
+            .with_slot_spread(spread);
         let cluster = Cluster::new(BlobStore::new(config.blob_dir.clone()));
         Dispatcher {
             cluster,

@@ -9,6 +9,8 @@ use thiserror::Error;
 ///
 /// Whose fault: the `*NotFound` variants and [`BadRequest`](Self::BadRequest)
 /// are the REST client's (`404`, `400`; retrying the same request cannot help);
+/// [`LeaderUnknown`](Self::LeaderUnknown) is nobody's (`404` until process 0
+/// posts; polling again helps);
 /// [`DuplicateJob`](Self::DuplicateJob) is the registering program's (a bug);
 /// [`Registration`](Self::Registration) is the registering TaskManager's (`400`,
 /// or `409` for another version; registering again unchanged cannot help);
@@ -65,6 +67,15 @@ pub enum JobManagerError {
         /// Superseded, or the job has ended.
         reason: String,
     },
+    /// Process 0 of the attempt has not posted where it listens yet (`404`):
+    /// the asking process polls again.
+    #[error("The leader of attempt {attempt} of job {job_id} is not known yet.")]
+    LeaderUnknown {
+        /// The job.
+        job_id: String,
+        /// The attempt asked for.
+        attempt: u32,
+    },
     /// No blob with this key is stored.
     #[error("Blob {key} not found.")]
     BlobNotFound {
@@ -119,6 +130,7 @@ impl JobManagerError {
             | JobManagerError::VertexNotFound { .. }
             | JobManagerError::TriggerNotFound { .. }
             | JobManagerError::TaskManagerNotFound { .. }
+            | JobManagerError::LeaderUnknown { .. }
             | JobManagerError::BlobNotFound { .. } => 404,
             JobManagerError::AttemptGone { .. } => 410,
             JobManagerError::PayloadTooLarge { .. } => 413,

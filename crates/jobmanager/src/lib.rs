@@ -20,10 +20,11 @@
 //! And it runs jobs on the standalone cluster ([`cluster`],
 //! `docs/design/cluster-jobs.md`): a job binary submitted with `POST /jobs`
 //! is kept in the blob store, registered as a [`ClusterJob`](cluster::ClusterJob)
-//! (a [`JobHandle`] like a local job), placed on one TaskManager with enough
-//! free slots, deployed in its heartbeat answer, steered through commands its
-//! process fetches with its status reports, and restarted on another
-//! TaskManager from its latest checkpoint when its TaskManager is lost.
+//! (a [`JobHandle`] like a local job), placed on the free slots of one or more
+//! TaskManagers, deployed as one process per TaskManager in their heartbeat
+//! answers, steered through commands its process 0 fetches with its status
+//! reports, and restarted from its latest checkpoint when a TaskManager of it
+//! is lost or a process of it fails.
 //!
 //! How it fits together:
 //! - the [`Dispatcher`] keeps live jobs as [`JobHandle`]s and, once a job has

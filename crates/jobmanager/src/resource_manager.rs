@@ -35,7 +35,7 @@ pub use registration::{
     Heartbeat, MAX_ID_LEN, MAX_SLOTS, Registration, Rejection, TaskManagerHardware, TaskManagerId,
     VERSION, check_version,
 };
-pub use slots::{NotEnoughSlots, SlotId, slots_needed};
+pub use slots::{NotEnoughSlots, ProcessSlots, SlotId, SlotSpread, slots_needed};
 
 use slots::SlotTable;
 use std::time::Duration;
@@ -163,6 +163,7 @@ pub struct ResourceManager {
     /// In registration order.
     entries: Vec<Entry>,
     slots: SlotTable,
+    spread: SlotSpread,
 }
 
 impl Default for ResourceManager {
@@ -180,7 +181,15 @@ impl ResourceManager {
             heartbeat_timeout,
             entries: Vec::new(),
             slots: SlotTable::default(),
+            spread: SlotSpread::Fill,
         }
+    }
+
+    /// Takes the slots of jobs' processes as `spread` says (Flink's
+    /// `cluster.evenly-spread-out-slots`; [`SlotSpread::Fill`] by default).
+    pub fn with_slot_spread(mut self, spread: SlotSpread) -> Self {
+        self.spread = spread;
+        self
     }
 
     /// How often TaskManagers heartbeat (told to them at registration).
@@ -310,11 +319,17 @@ impl ResourceManager {
         self.slots.allocate(job, n)
     }
 
-    /// Makes `job` (holding no slots) hold `n` slots on a single TaskManager,
-    /// the first in registration order with `n` free; returns it. On
-    /// [`NotEnoughSlots`] nothing is allocated.
-    pub fn allocate_on_one(&mut self, job: &str, n: u32) -> Result<TaskManagerId, NotEnoughSlots> {
-        self.slots.allocate_on_one(job, n)
+    /// Makes `job` (holding no slots) hold `n` slots over as many
+    /// TaskManagers as it takes, as the [slot spread](Self::with_slot_spread)
+    /// says; returns the job's processes, one per TaskManager used (see
+    /// [`ProcessSlots`]; process 0 holds job slot 0). On [`NotEnoughSlots`]
+    /// nothing is allocated.
+    pub fn allocate_processes(
+        &mut self,
+        job: &str,
+        n: u32,
+    ) -> Result<Vec<ProcessSlots>, NotEnoughSlots> {
+        self.slots.allocate_processes(job, n, self.spread)
     }
 
     /// Frees every slot of `job` (it ended or is rescheduled); returns them.

@@ -3,8 +3,9 @@
 //! TaskManager processes (`runnel-taskmanager`) register with it, heartbeat,
 //! and are declared lost when they fall silent.
 //!
-//! Jobs are not deployed onto the TaskManagers yet: the cluster reports their
-//! slots, all free. The `runnel jobmanager` command runs [`run`].
+//! Job binaries submitted to it (`POST /jobs`) run on the TaskManagers' slots
+//! (`docs/design/cluster-jobs.md`). The `runnel jobmanager` command runs
+//! [`run`].
 
 use crate::resource_manager::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 use crate::{Dispatcher, DispatcherConfig, JobManagerEndpoint, JobManagerError};
@@ -40,6 +41,9 @@ pub struct StandaloneConfig {
     pub heartbeat_timeout: Duration,
     /// This host's name: the `host` label of the JobManager's metrics.
     pub host: String,
+    /// Flink's `cluster.evenly-spread-out-slots` (false): see
+    /// [`DispatcherConfig::evenly_spread_out_slots`].
+    pub evenly_spread_out_slots: bool,
 }
 
 impl Default for StandaloneConfig {
@@ -49,6 +53,7 @@ impl Default for StandaloneConfig {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
             host: DispatcherConfig::default().host,
+            evenly_spread_out_slots: false,
         }
     }
 }
@@ -61,6 +66,7 @@ impl StandaloneConfig {
             heartbeat_interval: self.heartbeat_interval,
             heartbeat_timeout: self.heartbeat_timeout,
             host: self.host.clone(),
+            evenly_spread_out_slots: self.evenly_spread_out_slots,
             ..DispatcherConfig::default()
         }
     }

@@ -31,7 +31,8 @@
 //!   (registration backoff, heartbeat interval, when the JobManager is lost);
 //! - `attempts` decides, as a pure state machine, what heartbeats report of
 //!   the job attempts and which orders to follow; `processes` starts, watches
-//!   and kills their processes;
+//!   and kills their processes (one per attempt), `environment` says what
+//!   each is told (`RUNNEL_CLUSTER_*`);
 //! - `protocol` sends the requests with `runnel_rest::client` (blocking,
 //!   std only) and classifies each answer by whether a retry can help;
 //! - the [`TaskManager`] runs both on one thread of its own, until
@@ -57,6 +58,7 @@
 
 mod attempts;
 mod config;
+mod environment;
 mod error;
 mod hardware;
 mod processes;

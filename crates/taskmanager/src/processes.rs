@@ -13,28 +13,17 @@
 //! dropping [`Processes`] kills and waits for every child still there, then
 //! removes the working directory if it made it.
 
+use crate::environment::{command, environment};
 use crate::protocol::{AttemptId, Deployment, FetchError};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use thiserror::Error;
-
-/// Inherited variables a child must not see unless its deployment sets them.
-const CLEARED: [&str; 8] = [
-    "RUNNEL_CONFIG",
-    "RUNNEL_CONF_DIR",
-    "RUNNEL_PARALLELISM",
-    "RUNNEL_SAVEPOINT_PATH",
-    "RUNNEL_ALLOW_NON_RESTORED_STATE",
-    "RUNNEL_REST_TOKEN",
-    "RUNNEL_CLUSTER_JOB",
-    "RUNNEL_CLUSTER_ATTEMPT",
-];
 
 /// `ETXTBSY`: a binary just written is still open for writing in a process
 /// another thread forked (until that process execs); retried.
@@ -69,18 +58,22 @@ pub(crate) struct Processes {
     owned: bool,
     jobmanager: SocketAddr,
     bearer_token: Option<String>,
+    /// The IP this TaskManager registered with; children listen on it.
+    host: IpAddr,
     children: HashMap<AttemptId, Child>,
 }
 
 impl Processes {
     /// Runs binaries in `workdir` (made if missing), or in a fresh directory
     /// under the system's temporary directory (removed on drop) named after
-    /// `id`. Children are told the JobManager's address and token.
+    /// `id`. Children are told the JobManager's address and token, and the
+    /// `host` (IP) this TaskManager registered with.
     pub(crate) fn new(
         workdir: Option<&Path>,
         id: &str,
         jobmanager: SocketAddr,
         bearer_token: Option<String>,
+        host: IpAddr,
     ) -> io::Result<Processes> {
         let (workdir, owned) = match workdir {
             Some(dir) => {
@@ -101,6 +94,7 @@ impl Processes {
             owned,
             jobmanager,
             bearer_token,
+            host,
             children: HashMap::new(),
         })
     }
@@ -144,6 +138,7 @@ impl Processes {
                 config.as_deref(),
                 self.jobmanager,
                 self.bearer_token.as_deref(),
+                self.host,
             ),
         );
         command
@@ -153,7 +148,11 @@ impl Processes {
             .current_dir(&self.workdir);
         let child = spawn(&mut command).map_err(io_error("start", &binary))?;
         log::info!(
-            "started attempt {} of job {} ({:?}) as process {}; output in {}",
+            "started process {} of {} (slots {}) of attempt {} of job {} ({:?}) as pid {}; \
+             output in {}",
+            deployment.process,
+            deployment.processes,
+            deployment.slot_list(),
             id.attempt,
             id.job_id,
             deployment.name,
@@ -241,50 +240,6 @@ impl Drop for Processes {
     }
 }
 
-/// The variables a deployment's process gets (on top of the TaskManager's
-/// own, without [`CLEARED`]).
-fn environment(
-    deployment: &Deployment,
-    config: Option<&Path>,
-    jobmanager: SocketAddr,
-    bearer_token: Option<&str>,
-) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("RUNNEL_EXECUTION_MODE", "local".to_string()),
-        ("RUNNEL_JOBMANAGER", jobmanager.to_string()),
-        ("RUNNEL_CLUSTER_JOB", deployment.id.job_id.clone()),
-        ("RUNNEL_CLUSTER_ATTEMPT", deployment.id.attempt.to_string()),
-    ];
-    if let Some(p) = deployment.parallelism {
-        env.push(("RUNNEL_PARALLELISM", p.to_string()));
-    }
-    if let Some(path) = &deployment.savepoint_path {
-        env.push(("RUNNEL_SAVEPOINT_PATH", path.clone()));
-    }
-    if deployment.allow_non_restored_state {
-        env.push(("RUNNEL_ALLOW_NON_RESTORED_STATE", "true".to_string()));
-    }
-    if let Some(path) = config {
-        env.push(("RUNNEL_CONFIG", path.display().to_string()));
-    }
-    if let Some(token) = bearer_token {
-        env.push(("RUNNEL_REST_TOKEN", token.to_string()));
-    }
-    env
-}
-
-/// The command running `binary` with `deployment`'s arguments and `env`, and
-/// none of the [`CLEARED`] variables it may inherit that `env` does not set.
-fn command(binary: &Path, deployment: &Deployment, env: Vec<(&'static str, String)>) -> Command {
-    let mut command = Command::new(binary);
-    command.args(&deployment.args);
-    for name in CLEARED {
-        command.env_remove(name);
-    }
-    command.envs(env);
-    command
-}
-
 /// Spawns `command`, retrying while its binary is busy (see
 /// [`TEXT_FILE_BUSY`]).
 fn spawn(command: &mut Command) -> io::Result<Child> {
@@ -319,27 +274,13 @@ fn io_error(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Launch
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::environment::tests::deployment;
+    use std::net::Ipv4Addr;
     use std::time::Instant;
 
-    fn deployment(job: &str, attempt: u32, blob: &str, args: &[&str]) -> Deployment {
-        Deployment {
-            id: AttemptId {
-                job_id: job.into(),
-                attempt,
-            },
-            blob: blob.into(),
-            slots: 1,
-            name: "test".into(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            parallelism: None,
-            savepoint_path: None,
-            allow_non_restored_state: false,
-            config: None,
-        }
-    }
-
     fn processes() -> Processes {
-        Processes::new(None, "unit", "127.0.0.1:8081".parse().unwrap(), None).unwrap()
+        let jm = "127.0.0.1:8081".parse().unwrap();
+        Processes::new(None, "unit", jm, None, Ipv4Addr::LOCALHOST.into()).unwrap()
     }
 
     fn script(text: &str) -> impl FnOnce(&str) -> Result<Vec<u8>, FetchError> {
@@ -356,69 +297,6 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-    }
-
-    #[test]
-    fn the_environment_is_the_deployments() {
-        let mut d = deployment("j1", 2, "ab", &[]);
-        let jm = "10.0.0.2:8081".parse().unwrap();
-        let names =
-            |env: Vec<(&'static str, String)>| env.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-        assert_eq!(
-            names(environment(&d, None, jm, None)),
-            [
-                "RUNNEL_EXECUTION_MODE",
-                "RUNNEL_JOBMANAGER",
-                "RUNNEL_CLUSTER_JOB",
-                "RUNNEL_CLUSTER_ATTEMPT"
-            ]
-        );
-        d.parallelism = Some(4);
-        d.savepoint_path = Some("/sp".into());
-        d.allow_non_restored_state = true;
-        let env = environment(&d, Some(Path::new("/w/j1-2.yaml")), jm, Some("t"));
-        let value = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
-        let table = [
-            ("RUNNEL_EXECUTION_MODE", "local"),
-            ("RUNNEL_JOBMANAGER", "10.0.0.2:8081"),
-            ("RUNNEL_CLUSTER_JOB", "j1"),
-            ("RUNNEL_CLUSTER_ATTEMPT", "2"),
-            ("RUNNEL_PARALLELISM", "4"),
-            ("RUNNEL_SAVEPOINT_PATH", "/sp"),
-            ("RUNNEL_ALLOW_NON_RESTORED_STATE", "true"),
-            ("RUNNEL_CONFIG", "/w/j1-2.yaml"),
-            ("RUNNEL_REST_TOKEN", "t"),
-        ];
-        for (name, expected) in table {
-            assert_eq!(value(name), Some(expected), "{name}");
-        }
-    }
-
-    #[test]
-    fn inherited_settings_the_deployment_does_not_make_are_removed() {
-        let mut d = deployment("j1", 1, "ab", &["a", "b c"]);
-        d.savepoint_path = Some("/sp".into());
-        let jm = "10.0.0.2:8081".parse().unwrap();
-        let c = command(Path::new("/bin/true"), &d, environment(&d, None, jm, None));
-        let envs: HashMap<String, Option<String>> = c
-            .get_envs()
-            .map(|(k, v)| {
-                let text = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
-                (text(k), v.map(text))
-            })
-            .collect();
-        let table = [
-            ("RUNNEL_SAVEPOINT_PATH", Some("/sp")),
-            ("RUNNEL_CONFIG", None),
-            ("RUNNEL_CONF_DIR", None),
-            ("RUNNEL_PARALLELISM", None),
-            ("RUNNEL_REST_TOKEN", None),
-            ("RUNNEL_CLUSTER_JOB", Some("j1")),
-        ];
-        for (name, expected) in table {
-            assert_eq!(envs[name].as_deref(), expected, "{name}");
-        }
-        assert_eq!(c.get_args().collect::<Vec<_>>(), ["a", "b c"]);
     }
 
     #[test]

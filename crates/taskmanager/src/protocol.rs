@@ -77,7 +77,8 @@ pub(crate) struct AttemptReport {
     pub exit_code: Option<i32>,
 }
 
-/// A job attempt to start (an element of a heartbeat answer's `deploy`).
+/// A process of a job attempt to start (an element of a heartbeat answer's
+/// `deploy`); a TaskManager runs at most one process of an attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Deployment {
@@ -85,6 +86,7 @@ pub(crate) struct Deployment {
     pub id: AttemptId,
     /// The hash of the job binary in the JobManager's blob store.
     pub blob: String,
+    /// Its slots on this TaskManager.
     #[serde(default)]
     pub slots: u32,
     #[serde(default)]
@@ -100,6 +102,33 @@ pub(crate) struct Deployment {
     /// The text of the job's YAML configuration file.
     #[serde(default)]
     pub config: Option<String>,
+    /// Which process of the attempt this is, from 0.
+    #[serde(default)]
+    pub process: u32,
+    /// How many processes the attempt has (1 when absent).
+    #[serde(default = "one")]
+    pub processes: u32,
+    /// The job's slot indices this process runs (`0..slots` when absent).
+    #[serde(default)]
+    pub slot_indices: Vec<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Deployment {
+    /// Its job slot indices, comma-separated: `slotIndices`, else `0..slots`
+    /// (at least slot 0).
+    pub(crate) fn slot_list(&self) -> String {
+        let indices: Vec<u32> = if self.slot_indices.is_empty() {
+            (0..self.slots.max(1)).collect()
+        } else {
+            self.slot_indices.clone()
+        };
+        let text: Vec<String> = indices.iter().map(u32::to_string).collect();
+        text.join(",")
+    }
 }
 
 /// What a heartbeat answer orders (both empty from a JobManager that answers
@@ -313,6 +342,10 @@ mod tests {
         let d = &o.deploy[0];
         assert_eq!((d.id.job_id.as_str(), d.id.attempt, d.slots), ("j1", 2, 3));
         assert_eq!(
+            (d.process, d.processes, d.slot_list()),
+            (0, 1, "0,1,2".into())
+        );
+        assert_eq!(
             (d.parallelism, d.savepoint_path.as_deref()),
             (Some(3), None)
         );
@@ -324,6 +357,16 @@ mod tests {
                 job_id: "j0".into(),
                 attempt: 1
             }]
+        );
+        let o = orders(
+            "tm",
+            br#"{"deploy": [{"jobId": "j1", "attempt": 1, "blob": "ab", "slots": 2,
+                             "process": 1, "processes": 3, "slotIndices": [1, 2]}]}"#,
+        );
+        let d = &o.deploy[0];
+        assert_eq!(
+            (d.process, d.processes, d.slot_list()),
+            (1, 3, "1,2".into())
         );
     }
 

@@ -91,11 +91,13 @@ impl TaskManager {
     /// reported by [`wait`](Self::wait).
     pub fn start(config: TaskManagerConfig) -> Result<TaskManager, TaskManagerError> {
         let id = config.validate()?;
+        let host = data_address(config.data_address, config.jobmanager).ip();
         let processes = Processes::new(
             config.working_dir.as_deref(),
             &id,
             config.jobmanager,
             config.bearer_token.clone(),
+            host,
         )
         .map_err(|source| TaskManagerError::WorkingDir {
             path: config

@@ -356,3 +356,59 @@ fn run_returns_when_told_to_stop() {
         .expect("a clean stop");
     assert_eq!(ids(jm.local_addr()), ["tm-run"]);
 }
+
+#[test]
+fn a_job_spreads_over_two_task_managers_as_one_process_each_and_a_cancel_kills_both() {
+    let jm = jobmanager_on(loopback());
+    let addr = jm.local_addr();
+    let a = task_manager(addr, "tm-a", 1);
+    wait_for("tm-a to register", || ids(addr) == ["tm-a"]);
+    let b = task_manager(addr, "tm-b", 1);
+    wait_for("tm-b to register", || listed(addr).len() == 2);
+    let out = std::env::temp_dir().join(format!("runnel-spread-{}", std::process::id()));
+    std::fs::create_dir_all(&out).expect("an output directory");
+    // Each process writes what it was told to `<out>/p<process>`, then waits.
+    let script = "#!/bin/sh\n\
+        f=\"$1/p$RUNNEL_CLUSTER_PROCESS\"\n\
+        echo \"$RUNNEL_CLUSTER_PROCESS $RUNNEL_CLUSTER_PROCESSES $RUNNEL_CLUSTER_SLOTS \
+        $RUNNEL_TASKMANAGER_HOST $RUNNEL_CLUSTER_ATTEMPT\" > \"$f.part\" && mv \"$f.part\" \"$f\"\n\
+        exec sleep 60\n";
+    let target = format!(
+        "/jobs?slots=2&name=spread&programArg={}",
+        out.display().to_string().replace('/', "%2F")
+    );
+    let body = Some(("application/octet-stream", script.as_bytes()));
+    let (status, _, answer) =
+        client::request(addr, Method::Post, &target, body, None).expect("an answer");
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&answer));
+    let job: Value = serde_json::from_slice(&answer).expect("JSON");
+    let job = job["jobid"].as_str().expect("a job id").to_string();
+
+    let told = |k: u32| std::fs::read_to_string(out.join(format!("p{k}"))).ok();
+    wait_for("both processes to start", || {
+        told(0).is_some() && told(1).is_some()
+    });
+    assert_eq!(told(0).unwrap_or_default().trim(), "0 2 0 127.0.0.1 1");
+    assert_eq!(told(1).unwrap_or_default().trim(), "1 2 1 127.0.0.1 1");
+    assert_eq!(
+        listed(addr).iter().map(|t| t.2).sum::<u64>(),
+        0,
+        "no free slot"
+    );
+
+    let (status, _) = send(addr, Method::Patch, &format!("/jobs/{job}"), None);
+    assert_eq!(status, 202);
+    wait_for("the job to be canceled", || {
+        get(addr, &format!("/jobs/{job}"))["state"] == "CANCELED"
+    });
+    wait_for("both slots to be free", || {
+        listed(addr).iter().map(|t| t.2).sum::<u64>() == 2
+    });
+    for tm in [&a, &b] {
+        let log = tm.working_dir().join(format!("{job}-1.log"));
+        assert!(log.is_file(), "{} has no process log", tm.id());
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    a.shutdown();
+    b.shutdown();
+}

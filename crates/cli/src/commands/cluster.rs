@@ -68,6 +68,7 @@ pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
         },
         heartbeat_interval: config.cluster.heartbeat_interval,
         heartbeat_timeout: config.cluster.heartbeat_timeout,
+        evenly_spread_out_slots: config.cluster.evenly_spread_out_slots,
         ..StandaloneConfig::default()
     };
     let stop = interrupted()?;

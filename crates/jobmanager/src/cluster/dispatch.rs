@@ -1,11 +1,12 @@
 //! The Dispatcher's cluster operations: submission, blobs, heartbeats with
-//! deployments, and what an attempt's process posts.
+//! deployments, and what an attempt's processes post and ask.
 
 use super::{AttemptState, ClusterJob, Command, Orders, Submission};
 use crate::ids::random_id;
 use crate::resource_manager::{Heartbeat, HeartbeatError, TaskManagerId};
 use crate::{Dispatcher, JobManagerError};
 use runnel_runtime::status::JobStatus;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 impl Dispatcher {
@@ -101,6 +102,27 @@ impl Dispatcher {
     ) -> Result<(), JobManagerError> {
         self.cluster_job(job_id, attempt)?
             .savepoint_result(attempt, request_id, result)
+    }
+
+    /// Process 0 of `attempt` of `job_id` listens for its peers on `control`.
+    pub fn set_attempt_leader(
+        &self,
+        job_id: &str,
+        attempt: u32,
+        control: SocketAddr,
+    ) -> Result<(), JobManagerError> {
+        self.cluster_job(job_id, attempt)?
+            .set_leader(attempt, control)
+    }
+
+    /// Where process 0 of `attempt` of `job_id` listens;
+    /// [`LeaderUnknown`](JobManagerError::LeaderUnknown) until it said.
+    pub fn attempt_leader(
+        &self,
+        job_id: &str,
+        attempt: u32,
+    ) -> Result<SocketAddr, JobManagerError> {
+        self.cluster_job(job_id, attempt)?.leader(attempt)
     }
 
     /// The live cluster job `job_id`; an ended one is gone, an unknown one not found.

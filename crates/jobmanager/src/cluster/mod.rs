@@ -1,19 +1,24 @@
 //! Jobs run on the standalone cluster (`docs/design/cluster-jobs.md`): a job
 //! binary submitted over REST (`POST /jobs`) is kept in the [`BlobStore`],
-//! registered in the Dispatcher as a [`ClusterJob`], placed on one TaskManager
-//! with enough free slots, deployed in that TaskManager's next heartbeat
-//! answer, steered through the commands its process fetches with its status
-//! reports, and restarted elsewhere when its TaskManager is lost or its
-//! process dies.
+//! registered in the Dispatcher as a [`ClusterJob`], placed on the free slots
+//! of one or more TaskManagers, deployed as one process per TaskManager in
+//! each one's next heartbeat answer, steered through the commands its
+//! process 0 fetches with its status reports, and restarted when a
+//! TaskManager of it is lost or a process of it dies.
 //!
-//! The `Cluster` keeps the live cluster jobs. It is driven by the
-//! Dispatcher under the ResourceManager's lock (lock order: ResourceManager,
-//! then the cluster's job list, then one job's state; the Dispatcher's job
-//! table is never held with any of them): every event first applies its
-//! transitions to the jobs, then `settle` releases the
-//! slots of every job that is not placed and places the waiting jobs, in
-//! submission order, on the first TaskManager (in registration order) with
-//! enough free slots.
+//! The `Cluster` keeps the live cluster jobs and the kill orders waiting for
+//! their TaskManagers. It is driven by the Dispatcher under the
+//! ResourceManager's lock (lock order: ResourceManager, then the cluster's
+//! job list, then one job's state; the kill orders' lock is taken alone; the
+//! Dispatcher's job table is never held with any of them): every event first
+//! applies its transitions to the jobs, then `settle` releases the slots of
+//! every job that is not placed, places the waiting jobs in submission order
+//! (the ResourceManager's slot spread picks the TaskManagers) and takes the
+//! jobs' kill orders.
+//!
+//! A kill order of `(TaskManager, attempt)` is carried out by the
+//! TaskManager's next heartbeat: sent as a `cancel` if that heartbeat reports
+//! the attempt running, dropped otherwise (or when the TaskManager is gone).
 
 mod blob;
 mod dispatch;
@@ -23,7 +28,8 @@ mod protocol;
 pub use blob::{BlobStore, blob_key, fnv1a_128};
 pub use job::ClusterJob;
 pub use protocol::{
-    AttemptRef, AttemptState, Command, Deployment, MAX_CONFIG_BYTES, Orders, Submission,
+    AttemptRef, AttemptState, Command, Deployment, LeaderAddress, MAX_CONFIG_BYTES, Orders,
+    Submission,
 };
 pub(crate) use protocol::{HeartbeatBody, SavepointResult};
 
@@ -31,10 +37,12 @@ use crate::resource_manager::{ResourceManager, TaskManagerId};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The live cluster jobs (ended ones are dropped once settled; the Dispatcher
-/// keeps their final status) and the blob store.
+/// keeps their final status), the kill orders and the blob store.
 #[derive(Debug, Default)]
 pub(crate) struct Cluster {
     jobs: Mutex<Vec<Arc<ClusterJob>>>,
+    /// Processes to kill, each with its TaskManager.
+    kills: Mutex<Vec<(TaskManagerId, AttemptRef)>>,
     pub(crate) blobs: BlobStore,
 }
 
@@ -42,8 +50,13 @@ impl Cluster {
     pub(crate) fn new(blobs: BlobStore) -> Cluster {
         Cluster {
             jobs: Mutex::default(),
+            kills: Mutex::default(),
             blobs,
         }
+    }
+
+    fn kills(&self) -> MutexGuard<'_, Vec<(TaskManagerId, AttemptRef)>> {
+        self.kills.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<ClusterJob>>> {
@@ -65,63 +78,88 @@ impl Cluster {
             .cloned()
     }
 
-    /// Every job whose attempt ran on `tm` fails over (`why` the TaskManager is gone).
+    /// Every job whose attempt ran a process on `tm` fails over (`why` the
+    /// TaskManager is gone); its kill orders are dropped.
     pub(crate) fn task_manager_gone(&self, tm: &TaskManagerId, why: &str) {
         for job in self.snapshot() {
             job.task_manager_gone(tm, why);
         }
+        self.kills().retain(|(on, _)| on != tm);
     }
 
     /// Takes the attempts a heartbeat of `tm` reports; returns the attempts it
-    /// runs that were superseded (to be killed).
+    /// runs that must be killed: those with a kill order, and those
+    /// superseded by a later attempt of their job.
     pub(crate) fn attempts(
         &self,
         tm: &TaskManagerId,
         attempts: &[AttemptState],
     ) -> Vec<AttemptRef> {
-        let mut stray = Vec::new();
+        let runs = |r: &AttemptRef| {
+            attempts
+                .iter()
+                .any(|a| a.running && a.job_id == r.job_id && a.attempt == r.attempt)
+        };
+        let mut stray: Vec<AttemptRef> = Vec::new();
+        self.kills().retain(|(on, r)| {
+            if on != tm {
+                return true;
+            }
+            if runs(r) && !stray.contains(r) {
+                stray.push(r.clone());
+            }
+            false
+        });
         for a in attempts {
             let Some(job) = self.get(&a.job_id) else {
                 continue;
             };
+            let r = AttemptRef {
+                job_id: a.job_id.clone(),
+                attempt: a.attempt,
+            };
             if !a.running {
-                if job.placement().as_ref() == Some(tm) {
-                    job.attempt_ended(a.attempt, a.exit_code);
-                }
-            } else if a.attempt < job.attempt() && !job.is_ended() {
-                stray.push(AttemptRef {
-                    job_id: a.job_id.clone(),
-                    attempt: a.attempt,
-                });
+                job.attempt_ended(tm, a.attempt, a.exit_code);
+            } else if a.attempt < job.attempt() && !job.is_ended() && !stray.contains(&r) {
+                stray.push(r);
             }
         }
         stray
     }
 
-    /// Releases the slots of every job not placed, places the waiting jobs
-    /// and forgets the ended ones.
+    /// Releases the slots of every job not placed, places the waiting jobs,
+    /// takes the jobs' kill orders and forgets the ended jobs.
     pub(crate) fn settle(&self, rm: &mut ResourceManager) {
         for job in self.snapshot() {
             let id = crate::JobHandle::job_id(job.as_ref()).to_string();
-            if job.placement().is_none() {
+            if !job.is_placed() {
                 rm.release(&id);
             }
             if let Some(n) = job.waiting_for()
-                && let Ok(tm) = rm.allocate_on_one(&id, n)
+                && let Ok(processes) = rm.allocate_processes(&id, n)
             {
-                job.place(tm);
+                job.place(processes);
+            }
+            let taken = job.take_kills();
+            if !taken.is_empty() {
+                let mut kills = self.kills();
+                for kill in taken {
+                    if !kills.contains(&kill) {
+                        kills.push(kill);
+                    }
+                }
             }
         }
         self.lock().retain(|j| !j.is_ended());
     }
 
-    /// The heartbeat answer of `tm`: its deployments and cancel orders.
-    pub(crate) fn orders(&self, tm: &TaskManagerId, mut cancel: Vec<AttemptRef>) -> Orders {
-        let mut deploy = Vec::new();
-        for job in self.snapshot() {
-            deploy.extend(job.take_deployment(tm));
-            cancel.extend(job.take_cancel_order(tm));
-        }
+    /// The heartbeat answer of `tm`: its deployments and the attempts to kill.
+    pub(crate) fn orders(&self, tm: &TaskManagerId, cancel: Vec<AttemptRef>) -> Orders {
+        let deploy = self
+            .snapshot()
+            .iter()
+            .filter_map(|job| job.take_deployment(tm))
+            .collect();
         Orders {
             known: true,
             deploy,

@@ -1,7 +1,7 @@
 //! The wire shapes of `docs/design/cluster-jobs.md`: a submission's query,
 //! the deployments and cancel orders of a heartbeat answer, the attempts a
-//! heartbeat reports, the commands a status report is answered with, and a
-//! savepoint's result.
+//! heartbeat reports, the commands a status report is answered with, a
+//! savepoint's result, and where an attempt's process 0 listens.
 
 use crate::JobManagerError;
 use crate::resource_manager::MAX_SLOTS;
@@ -15,7 +15,7 @@ pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
 pub struct Submission {
     /// The job's name.
     pub name: String,
-    /// Slots it needs on one TaskManager (its highest vertex parallelism).
+    /// Slots it needs in the cluster (its highest vertex parallelism).
     pub slots: u32,
     /// `RUNNEL_PARALLELISM`, if given.
     pub parallelism: Option<u32>,
@@ -99,7 +99,8 @@ fn positive(key: &str, value: &str) -> Result<u32, JobManagerError> {
     }
 }
 
-/// One attempt to deploy, in a heartbeat answer's `deploy` list.
+/// One process of an attempt to deploy, in a heartbeat answer's `deploy`
+/// list (a TaskManager runs at most one process of an attempt).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
@@ -109,7 +110,7 @@ pub struct Deployment {
     pub attempt: u32,
     /// The blob key of its binary.
     pub blob: String,
-    /// Its slots on this TaskManager.
+    /// Its slots on this TaskManager (the length of `slot_indices`).
     pub slots: u32,
     /// Its name.
     pub name: String,
@@ -127,6 +128,35 @@ pub struct Deployment {
     /// The text of `RUNNEL_CONFIG`'s file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// `RUNNEL_CLUSTER_PROCESS`: which process of the attempt this is, from 0
+    /// (process 0 reports the status and posts its control address).
+    pub process: u32,
+    /// `RUNNEL_CLUSTER_PROCESSES`: how many processes the attempt has.
+    pub processes: u32,
+    /// `RUNNEL_CLUSTER_SLOTS`: the job's slot indices this process runs,
+    /// ascending and consecutive.
+    pub slot_indices: Vec<u32>,
+}
+
+/// The body of `POST /jobs/{jobId}/attempts/{attempt}/leader` and the answer
+/// of its `GET`: where process 0 of the attempt listens for its peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderAddress {
+    /// `host:port`, an IP address and a port.
+    pub control: String,
+}
+
+impl LeaderAddress {
+    /// The address, or a [`BadRequest`](JobManagerError::BadRequest) if
+    /// `control` is not an IP socket address.
+    pub fn socket_address(&self) -> Result<std::net::SocketAddr, JobManagerError> {
+        self.control.parse().map_err(|_| {
+            JobManagerError::bad_request(format!(
+                "control {:?}: expected an IP address and a port, HOST:PORT",
+                self.control
+            ))
+        })
+    }
 }
 
 /// One attempt a TaskManager must kill, in a heartbeat answer's `cancel` list.
@@ -279,6 +309,22 @@ mod tests {
         for (query, needle) in table {
             let err = Submission::from_query(&pairs(query)).unwrap_err();
             assert!(err.to_string().contains(needle), "{query:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn leader_addresses_are_ip_socket_addresses() {
+        let at = |control: &str| LeaderAddress {
+            control: control.into(),
+        };
+        assert_eq!(
+            at("10.0.0.5:6200").socket_address().unwrap().to_string(),
+            "10.0.0.5:6200"
+        );
+        assert_eq!(at("[::1]:1").socket_address().unwrap().port(), 1);
+        for bad in ["", "10.0.0.5", "host:80", "10.0.0.5:x"] {
+            let err = at(bad).socket_address().unwrap_err();
+            assert!(err.to_string().contains("control"), "{bad}: {err}");
         }
     }
 

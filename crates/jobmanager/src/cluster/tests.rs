@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod processes;
+
 struct Cluster {
     router: Router,
     clock: Arc<ManualClock>,
@@ -20,6 +22,11 @@ struct Cluster {
 /// A standalone JobManager (heartbeat interval 1 s, timeout 5 s) restarting
 /// jobs at most `max_restarts` times.
 fn cluster(max_restarts: u32) -> Cluster {
+    cluster_spread(max_restarts, false)
+}
+
+/// A standalone JobManager as [`cluster`], taking slots evenly when `evenly`.
+fn cluster_spread(max_restarts: u32, evenly: bool) -> Cluster {
     let clock = Arc::new(ManualClock::new(10_000));
     let d = Dispatcher::with_config(DispatcherConfig {
         embedded: false,
@@ -27,6 +34,7 @@ fn cluster(max_restarts: u32) -> Cluster {
         heartbeat_timeout: Duration::from_secs(5),
         max_restarts,
         savepoint_timeout: Duration::from_secs(10),
+        evenly_spread_out_slots: evenly,
         ..DispatcherConfig::default()
     })
     .with_clock(clock.clone());
@@ -110,7 +118,7 @@ const SHOP: &str = "slots=2&name=Shop+Revenue&programArg=--input&parallelism=2\
                     &programArg=a%20b&config=a%3A%201%0A";
 
 #[test]
-fn a_submitted_job_waits_for_a_task_manager_with_enough_slots_and_reports_its_status() {
+fn a_submitted_job_waits_for_enough_free_slots_and_reports_its_status() {
     let c = cluster(3);
     c.register("tm-small", 1);
     let job = c.submit(SHOP);
@@ -131,16 +139,26 @@ fn a_submitted_job_waits_for_a_task_manager_with_enough_slots_and_reports_its_st
         "one slot is too few"
     );
 
+    // Slot 0 on tm-small (registered first), slot 1 on tm-big.
     c.register("tm-big", 4);
     let answer = c.beat("tm-big", json!([]));
     assert_eq!(
         answer["deploy"],
-        json!([{"jobId": job, "attempt": 1, "blob": blob_key(b"BIN"), "slots": 2,
+        json!([{"jobId": job, "attempt": 1, "blob": blob_key(b"BIN"), "slots": 1,
                 "name": "Shop Revenue", "args": ["--input", "a b"], "parallelism": 2,
-                "allowNonRestoredState": false, "config": "a: 1\n"}])
+                "allowNonRestoredState": false, "config": "a: 1\n",
+                "process": 1, "processes": 2, "slotIndices": [1]}])
     );
     assert_eq!(c.beat("tm-big", json!([])), nothing, "deployed once");
-    assert_eq!(c.free_slots("tm-big"), 2);
+    let leader = &c.beat("tm-small", json!([]))["deploy"][0];
+    assert_eq!(
+        (&leader["process"], &leader["slotIndices"], &leader["slots"]),
+        (&json!(0), &json!([0]), &json!(1))
+    );
+    assert_eq!(
+        (c.free_slots("tm-big"), c.free_slots("tm-small")),
+        (json!(3), json!(0))
+    );
     let blob = c
         .router
         .handle(Request::new(Method::Get, &format!("/blobs/{}", blob_key(b"BIN"))).unwrap());
@@ -164,7 +182,11 @@ fn a_submitted_job_waits_for_a_task_manager_with_enough_slots_and_reports_its_st
 
     assert_eq!(c.report(&job, 1, JobState::Finished).0, 200);
     assert_eq!(c.state(&job), "FINISHED");
-    assert_eq!(c.free_slots("tm-big"), 4, "slots released");
+    assert_eq!(
+        (c.free_slots("tm-big"), c.free_slots("tm-small")),
+        (json!(4), json!(1)),
+        "slots released"
+    );
     assert_eq!(c.get("/overview")["jobs-finished"], 1);
     let (status, gone) = c.report(&job, 1, JobState::Running);
     assert_eq!(status, 410, "{gone}");

@@ -1,13 +1,14 @@
 //! The cluster's job protocol (`docs/design/cluster-jobs.md`): `POST /jobs`
-//! (submission), `GET /blobs/:hash`, and what an attempt's process posts,
-//! `POST /jobs/:jobid/attempts/:attempt/status` and
-//! `POST /jobs/:jobid/attempts/:attempt/savepoints/:requestid`.
+//! (submission), `GET /blobs/:hash`, and what an attempt's processes post
+//! and ask: `POST /jobs/:jobid/attempts/:attempt/status`,
+//! `POST /jobs/:jobid/attempts/:attempt/savepoints/:requestid`, and
+//! `POST`/`GET /jobs/:jobid/attempts/:attempt/leader`.
 //!
-//! A report or result of a superseded attempt, or of a job that has ended, is
-//! `410` (the process cancels its job and exits); an unknown job `404`.
+//! A request of a superseded attempt, or of a job that has ended, is `410`
+//! (the process cancels its job and exits); an unknown job `404`.
 
 use super::{ok, param};
-use crate::cluster::{SavepointResult, Submission};
+use crate::cluster::{LeaderAddress, SavepointResult, Submission};
 use crate::{Dispatcher, JobManagerError};
 use runnel_rest::{Request, Response};
 use runnel_runtime::status::JobStatus;
@@ -52,6 +53,30 @@ pub(super) fn savepoint(d: &Dispatcher, req: &Request) -> Result<Response, JobMa
         result,
     )?;
     ok(&serde_json::json!({}))
+}
+
+/// `POST /jobs/:jobid/attempts/:attempt/leader` with `{"control": "HOST:PORT"}`:
+/// `200 {}`.
+pub(super) fn set_leader(d: &Dispatcher, req: &Request) -> Result<Response, JobManagerError> {
+    let attempt = attempt(req)?;
+    let control = req
+        .json::<LeaderAddress>()
+        .map_err(|e| {
+            JobManagerError::bad_request(format!("invalid body of POST {}: {e}", req.path()))
+        })?
+        .socket_address()?;
+    d.set_attempt_leader(param(req, "jobid"), attempt, control)?;
+    ok(&serde_json::json!({}))
+}
+
+/// `GET /jobs/:jobid/attempts/:attempt/leader`: `{"control": "HOST:PORT"}`,
+/// `404` until process 0 posted it.
+pub(super) fn leader(d: &Dispatcher, req: &Request) -> Result<Response, JobManagerError> {
+    let attempt = attempt(req)?;
+    let control = d.attempt_leader(param(req, "jobid"), attempt)?;
+    ok(&LeaderAddress {
+        control: control.to_string(),
+    })
 }
 
 fn attempt(req: &Request) -> Result<u32, JobManagerError> {

@@ -31,6 +31,7 @@ use std::sync::Arc;
 /// | GET | `/jobs/:jobid/vertices/:vertexid/backpressure`, `…/metrics` |
 /// | POST | `/taskmanagers` (registration), `/taskmanagers/:id/heartbeat` |
 /// | POST | `/jobs` (submission), `/jobs/:jobid/attempts/:attempt/status`, `…/savepoints/:requestid` |
+/// | POST, GET | `/jobs/:jobid/attempts/:attempt/leader` |
 /// | GET | `/blobs/:hash` |
 ///
 /// ```
@@ -69,6 +70,14 @@ pub fn routes(dispatcher: Arc<Dispatcher>) -> Router {
         .post(
             "/jobs/:jobid/attempts/:attempt/savepoints/:requestid",
             with(d, cluster_jobs::savepoint),
+        )
+        .post(
+            "/jobs/:jobid/attempts/:attempt/leader",
+            with(d, cluster_jobs::set_leader),
+        )
+        .get(
+            "/jobs/:jobid/attempts/:attempt/leader",
+            with(d, cluster_jobs::leader),
         )
         .get("/jobs/overview", with(d, jobs::overview))
         .get("/jobs/:jobid", with(d, jobs::details))

@@ -59,6 +59,29 @@ pub struct NotEnoughSlots {
     pub free: u32,
 }
 
+/// How a job's slots are taken from the TaskManagers' free slots (Flink's
+/// `cluster.evenly-spread-out-slots`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SlotSpread {
+    /// Fill the first TaskManager (in registration order), then the next.
+    #[default]
+    Fill,
+    /// Take each next slot from the TaskManager with the most free slots
+    /// (the first registered among equals).
+    Evenly,
+}
+
+/// The slots of one process of a job: the TaskManager it runs on and the
+/// job's slot indices it runs there (consecutive; subtask `i` of every
+/// operator runs in job slot `i`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSlots {
+    /// The TaskManager.
+    pub task_manager: TaskManagerId,
+    /// The job's slot indices on it, ascending and consecutive.
+    pub slot_indices: Vec<u32>,
+}
+
 /// The slots of one TaskManager: the job each one is allocated to.
 #[derive(Debug)]
 struct Offer {
@@ -157,39 +180,66 @@ impl SlotTable {
         Ok(self.held(job))
     }
 
-    /// Makes `job` hold `n` slots all on one TaskManager: the first, in
-    /// registration order, with `n` free slots (lowest indices first). The job
-    /// must hold no slots yet (release them first). Returns that TaskManager;
-    /// on [`NotEnoughSlots`] (`free`: the most free slots of one TaskManager)
-    /// nothing changes.
-    pub(crate) fn allocate_on_one(
+    /// Makes `job` (holding no slots; release them first) hold `n` slots
+    /// taken from the free ones as `spread` says, lowest indices first on
+    /// each TaskManager. Returns one [`ProcessSlots`] per TaskManager used:
+    /// process `k` in the order the TaskManagers were first chosen, with the
+    /// job's consecutive slot indices there (process 0 holds job slot 0). On
+    /// [`NotEnoughSlots`] (`free`: the cluster's free slots) nothing changes.
+    pub(crate) fn allocate_processes(
         &mut self,
         job: &str,
         n: u32,
-    ) -> Result<TaskManagerId, NotEnoughSlots> {
-        let fits = |o: &Offer| o.slots.iter().filter(|s| s.is_none()).count() as u32 >= n;
-        let Some(offer) = self.offers.iter_mut().find(|o| fits(o)) else {
-            let free = self
-                .offers
-                .iter()
-                .map(|o| self.free(&o.task_manager))
-                .max()
-                .unwrap_or(0);
+        spread: SlotSpread,
+    ) -> Result<Vec<ProcessSlots>, NotEnoughSlots> {
+        let free: Vec<u32> = self
+            .offers
+            .iter()
+            .map(|o| self.free(&o.task_manager))
+            .collect();
+        let total: u32 = free.iter().sum();
+        if n > total {
             return Err(NotEnoughSlots {
                 job: job.to_string(),
                 needed: n,
-                free,
+                free: total,
             });
-        };
-        for s in offer
-            .slots
-            .iter_mut()
-            .filter(|s| s.is_none())
-            .take(n as usize)
-        {
-            *s = Some(job.to_string());
         }
-        Ok(offer.task_manager.clone())
+        // How many slots each TaskManager gives, and which gave first.
+        let mut take = vec![0u32; free.len()];
+        let mut order = Vec::new();
+        for _ in 0..n {
+            let pick = match spread {
+                SlotSpread::Fill => (0..free.len()).find(|&i| take[i] < free[i]),
+                SlotSpread::Evenly => (0..free.len())
+                    .filter(|&i| take[i] < free[i])
+                    .min_by_key(|&i| std::cmp::Reverse(free[i] - take[i])),
+            };
+            let Some(i) = pick else { break };
+            if take[i] == 0 {
+                order.push(i);
+            }
+            take[i] += 1;
+        }
+        let mut next = 0u32;
+        let mut processes = Vec::with_capacity(order.len());
+        for i in order {
+            let offer = &mut self.offers[i];
+            for s in offer
+                .slots
+                .iter_mut()
+                .filter(|s| s.is_none())
+                .take(take[i] as usize)
+            {
+                *s = Some(job.to_string());
+            }
+            processes.push(ProcessSlots {
+                task_manager: offer.task_manager.clone(),
+                slot_indices: (next..next + take[i]).collect(),
+            });
+            next += take[i];
+        }
+        Ok(processes)
     }
 
     /// Frees every slot of `job`; returns them.
@@ -325,25 +375,59 @@ mod tests {
         assert!(t.remove(&tm("gone")).is_empty());
     }
 
+    /// `tm:indices` of each process, for compact assertions.
+    fn placed(processes: &[ProcessSlots]) -> Vec<String> {
+        processes
+            .iter()
+            .map(|p| format!("{}:{:?}", p.task_manager, p.slot_indices))
+            .collect()
+    }
+
     #[test]
-    fn allocating_on_one_task_manager_takes_the_first_that_fits() {
+    fn processes_fill_one_task_manager_after_the_other() {
         let mut t = table();
         t.allocate("j0", 1).unwrap(); // a: 1 free, b: 3 free
-        assert_eq!(t.allocate_on_one("j1", 2).unwrap(), tm("b"));
-        assert_eq!(names(&t.held("j1")), ["b#0", "b#1"]);
-        assert_eq!(t.allocate_on_one("j2", 1).unwrap(), tm("a"), "a fits now");
+        let p = t.allocate_processes("j1", 3, SlotSpread::Fill).unwrap();
+        assert_eq!(placed(&p), ["a:[0]", "b:[1, 2]"]);
+        assert_eq!(names(&t.held("j1")), ["a#1", "b#0", "b#1"]);
+        let p = t.allocate_processes("j2", 1, SlotSpread::Fill).unwrap();
+        assert_eq!(placed(&p), ["b:[0]"]);
         assert_eq!(
-            t.allocate_on_one("j3", 2),
+            t.allocate_processes("j3", 1, SlotSpread::Fill),
             Err(NotEnoughSlots {
                 job: "j3".into(),
-                needed: 2,
-                free: 1
-            }),
-            "2 free in the cluster, but not on one TaskManager"
+                needed: 1,
+                free: 0
+            })
         );
-        assert_eq!(t.free_total(), 1, "the failed allocation took nothing");
         t.release("j1");
-        assert_eq!(t.allocate_on_one("j3", 3).unwrap(), tm("b"));
+        assert_eq!(
+            placed(&t.allocate_processes("j3", 2, SlotSpread::Fill).unwrap()),
+            ["a:[0]", "b:[1]"]
+        );
+    }
+
+    #[test]
+    fn processes_spread_evenly_over_the_task_managers_with_most_free_slots() {
+        let mut t = table(); // a: 2 free, b: 3 free
+        let p = t.allocate_processes("j1", 4, SlotSpread::Evenly).unwrap();
+        // Picks b (3 free), a (2, first among equals), b (2), a (1): b is
+        // chosen first, so it runs process 0.
+        assert_eq!(placed(&p), ["b:[0, 1]", "a:[2, 3]"]);
+        assert_eq!((t.free(&tm("a")), t.free(&tm("b"))), (0, 1));
+        let mut t = table();
+        let p = t.allocate_processes("j1", 2, SlotSpread::Evenly).unwrap();
+        assert_eq!(placed(&p), ["b:[0]", "a:[1]"]);
+        let p = t.allocate_processes("j2", 3, SlotSpread::Evenly).unwrap();
+        assert_eq!(placed(&p), ["b:[0, 1]", "a:[2]"]);
+        assert_eq!(t.free_total(), 0);
+        assert_eq!(
+            t.allocate_processes("j3", 1, SlotSpread::Evenly)
+                .unwrap_err()
+                .free,
+            0,
+            "the failed allocation took nothing"
+        );
     }
 
     #[test]

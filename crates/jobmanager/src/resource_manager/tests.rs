@@ -194,19 +194,63 @@ fn a_lost_task_manager_names_its_jobs_and_how_long_it_was_silent() {
     assert_eq!(b.allocated[0].1, "job-2");
 }
 
+/// `tm:indices` of each process of a placement.
+fn placed(processes: &[ProcessSlots]) -> Vec<String> {
+    processes
+        .iter()
+        .map(|p| format!("{}:{:?}", p.task_manager, p.slot_indices))
+        .collect()
+}
+
 #[test]
-fn allocation_on_one_task_manager_survives_only_with_it() {
+fn a_job_fills_the_first_task_managers_and_loses_its_slots_with_them() {
     let mut rm = rm();
     rm.register(registration("tm-a", 1), 0).unwrap();
-    assert!(rm.allocate_on_one("job-1", 2).is_err(), "tm-a is too small");
+    assert!(matches!(
+        rm.allocate_processes("job-1", 2),
+        Err(NotEnoughSlots {
+            needed: 2,
+            free: 1,
+            ..
+        })
+    ));
+    assert_eq!(rm.task_manager("tm-a").unwrap().free_slots, 1, "untouched");
     rm.register(registration("tm-b", 2), 0).unwrap();
-    assert_eq!(rm.allocate_on_one("job-1", 2).unwrap().as_str(), "tm-b");
-    assert_eq!(rm.task_manager("tm-b").unwrap().free_slots, 0);
+    rm.register(registration("tm-c", 2), 0).unwrap();
+    let p = rm.allocate_processes("job-1", 2).unwrap();
+    assert_eq!(placed(&p), ["tm-a:[0]", "tm-b:[1]"]);
+    let free = |rm: &ResourceManager, id| rm.task_manager(id).unwrap().free_slots;
+    assert_eq!((free(&rm, "tm-a"), free(&rm, "tm-b")), (0, 1));
+    assert_eq!(rm.task_manager("tm-b").unwrap().allocated[0].1, "job-1");
     rm.heartbeat("tm-a", Heartbeat::default(), 40_000).unwrap();
+    rm.heartbeat("tm-c", Heartbeat::default(), 40_000).unwrap();
     let lost = rm.tick(60_000);
+    assert_eq!(lost[0].id.as_str(), "tm-b");
     assert_eq!(lost[0].affected_jobs, ["job-1"]);
-    assert!(rm.allocate_on_one("job-1", 2).is_err());
-    assert_eq!(rm.allocate_on_one("job-1", 1).unwrap().as_str(), "tm-a");
+    rm.release("job-1");
+    assert_eq!(
+        placed(&rm.allocate_processes("job-1", 3).unwrap()),
+        ["tm-a:[0]", "tm-c:[1, 2]"]
+    );
+}
+
+#[test]
+fn evenly_spread_out_slots_take_from_the_task_managers_with_most_free() {
+    let mut rm = rm().with_slot_spread(SlotSpread::Evenly);
+    rm.register(registration("tm-a", 2), 0).unwrap();
+    rm.register(registration("tm-b", 2), 0).unwrap();
+    rm.register(registration("tm-c", 4), 0).unwrap();
+    // (job, slots, placement): each next slot from the most free.
+    let table: [(&str, u32, &[&str]); 3] = [
+        ("job-1", 2, &["tm-c:[0, 1]"]),
+        ("job-2", 3, &["tm-a:[0]", "tm-b:[1]", "tm-c:[2]"]),
+        ("job-3", 3, &["tm-a:[0]", "tm-b:[1]", "tm-c:[2]"]),
+    ];
+    for (job, n, expected) in table {
+        let p = rm.allocate_processes(job, n).unwrap();
+        assert_eq!(placed(&p), expected, "{job}");
+    }
+    assert!(rm.task_managers().iter().all(|t| t.free_slots == 0));
 }
 
 #[test]

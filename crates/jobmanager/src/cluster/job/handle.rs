@@ -22,19 +22,16 @@ impl JobHandle for ClusterJob {
     fn cancel(&self) {
         let now = self.clock.now_millis();
         let mut inner = self.lock();
-        match inner.phase {
-            Phase::Ended => return,
-            Phase::Waiting
-            | Phase::Placed {
-                deployed: false, ..
-            } => self.end(&mut inner, JobState::Canceled, now),
-            Phase::Placed { deployed: true, .. } => {
-                if !inner.cancel_requested {
-                    inner.cancel_requested = true;
-                    inner.cancel_order_pending = true;
-                    inner.commands.push(Command::Cancel);
-                }
-            }
+        if inner.phase == Phase::Ended {
+            return;
+        }
+        if !inner.leader_deployed() {
+            // Nothing reports yet: over at once (deployed peers are killed).
+            self.end(&mut inner, JobState::Canceled, now);
+        } else if !inner.cancel_requested {
+            inner.cancel_requested = true;
+            inner.kill_processes(0);
+            inner.commands.push(Command::Cancel);
         }
         drop(inner);
         self.changed.notify_all();
@@ -47,7 +44,7 @@ impl JobHandle for ClusterJob {
         };
         let request_id = random_id();
         let mut inner = self.lock();
-        if !matches!(inner.phase, Phase::Placed { deployed: true, .. }) || inner.cancel_requested {
+        if !inner.leader_deployed() || inner.cancel_requested {
             let state = self.current(&inner).state;
             return Err(failed(format!(
                 "the job is not running (state {})",

@@ -1,53 +1,74 @@
-//! [`ClusterJob`]: a job submitted to the cluster, run by a job binary that a
-//! TaskManager starts, as the Dispatcher sees it (a [`JobHandle`](crate::JobHandle)).
+//! [`ClusterJob`]: a job submitted to the cluster, run by a job binary that
+//! TaskManagers start, one process per TaskManager holding its slots, as the
+//! Dispatcher sees it (a [`JobHandle`](crate::JobHandle)).
 //!
 //! Its lifecycle, one attempt at a time (attempts count from 1):
 //!
 //! ```text
-//! Waiting ──place──▶ Placed{deployed: false} ──heartbeat answer──▶ Placed{deployed: true}
+//! Waiting ──place──▶ Placed{processes} ──heartbeat answers──▶ every process deployed
 //!    ▲                                                                   │
-//!    └────────── failover (TaskManager lost, attempt failed) ◀───────────┤
+//!    └──── failover (a TaskManager of it lost, a process failed) ◀───────┤
 //!                                                                        ▼
 //!                                       Ended (FINISHED, CANCELED or FAILED)
 //! ```
 //!
 //! Invariants:
-//! - only the current attempt's reports and results are taken; anything of an
-//!   earlier attempt, or of an ended job, is refused as
-//!   [`AttemptGone`](JobManagerError::AttemptGone) (`410`);
+//! - only the current attempt's reports and results are taken, and only its
+//!   process 0 reports; anything of an earlier attempt, or of an ended job,
+//!   is refused as [`AttemptGone`](JobManagerError::AttemptGone) (`410`);
 //! - the job holds slots exactly while it is `Placed`; the
 //!   [`Cluster`](super::Cluster) releases the slots of every other job when it
 //!   settles, so a transition here never touches the ResourceManager;
+//! - process `k` of an attempt runs on the `k`-th TaskManager of its
+//!   placement (at most one process per TaskManager) and is deployed once;
 //! - commands are queued for the current attempt and delivered once; a
-//!   failover drops them and fails the savepoints waiting on the old attempt;
+//!   failover drops them, forgets the attempt's leader address and fails the
+//!   savepoints waiting on the old attempt;
+//! - the processes to kill (after a cancel, a failover, or an end other than
+//!   FINISHED) are queued as kill orders the Cluster takes; process 0 of an
+//!   ended job is left to exit on its own (its next report is `410`);
 //! - a failover restarts the job at most `max_restarts` times, from the latest
 //!   completed checkpoint of the last report (else the path the failed attempt
 //!   started from); then the job fails.
 
 mod handle;
+mod processes;
+mod status;
 
-use super::protocol::{AttemptRef, Command, Deployment, Submission};
+use super::protocol::{Command, Submission};
 use crate::JobManagerError;
 use crate::resource_manager::TaskManagerId;
 use runnel_runtime::clock::Clock;
-use runnel_runtime::status::{
-    CheckpointHistory, CheckpointState, EXCEPTION_HISTORY, JobException, JobState, JobStatus,
-};
+use runnel_runtime::status::{EXCEPTION_HISTORY, JobException, JobState, JobStatus};
 use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Where the current attempt is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for a TaskManager with enough free slots.
+    /// Waiting for enough free slots in the cluster.
     Waiting,
-    /// Its slots are allocated on `tm`; `deployed` once a heartbeat answer
-    /// carried the deployment.
-    Placed { tm: TaskManagerId, deployed: bool },
+    /// Its slots are allocated: process `k` runs on `processes[k]`'s
+    /// TaskManager (never empty).
+    Placed { processes: Vec<Process> },
     /// Over; `final_status` is kept.
     Ended,
+}
+
+/// One process of the current attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Process {
+    /// The TaskManager holding its slots.
+    tm: TaskManagerId,
+    /// The job's slot indices it runs.
+    slot_indices: Vec<u32>,
+    /// A heartbeat answer of `tm` carried its deployment.
+    deployed: bool,
+    /// Its TaskManager reported it ended, or is gone.
+    ended: bool,
 }
 
 #[derive(Debug)]
@@ -66,17 +87,20 @@ struct Inner {
     timestamps: Vec<(JobState, i64)>,
     commands: Vec<Command>,
     cancel_requested: bool,
-    /// The TaskManager must still be told to kill the attempt.
-    cancel_order_pending: bool,
+    /// Processes to kill, `(TaskManager, attempt)`, until the Cluster takes them.
+    kills: Vec<(TaskManagerId, u32)>,
+    /// Where process 0 of the current attempt listens for its peers.
+    leader: Option<SocketAddr>,
     /// Savepoint requests of the current attempt and their results.
     savepoints: HashMap<String, Option<Result<String, String>>>,
     final_status: Option<JobStatus>,
 }
 
-/// A cluster job, one attempt at a time: waiting for slots, placed on a
-/// TaskManager (deployed with its next heartbeat answer), or ended. Only the
-/// current attempt's reports are taken; a failover restarts it at most
-/// `max_restarts` times from its latest completed checkpoint.
+/// A cluster job, one attempt at a time: waiting for slots, placed on
+/// TaskManagers (a process deployed with each one's next heartbeat answer),
+/// or ended. Only the current attempt's reports are taken; a failover
+/// restarts it at most `max_restarts` times from its latest completed
+/// checkpoint.
 pub struct ClusterJob {
     id: String,
     blob: String,
@@ -122,7 +146,8 @@ impl ClusterJob {
             timestamps: vec![(JobState::Created, now)],
             commands: Vec::new(),
             cancel_requested: false,
-            cancel_order_pending: false,
+            kills: Vec::new(),
+            leader: None,
             savepoints: HashMap::new(),
             final_status: None,
         };
@@ -153,71 +178,13 @@ impl ClusterJob {
         (self.lock().phase == Phase::Waiting).then_some(self.submission.slots)
     }
 
-    /// The TaskManager holding its slots, if placed.
-    pub(crate) fn placement(&self) -> Option<TaskManagerId> {
-        match &self.lock().phase {
-            Phase::Placed { tm, .. } => Some(tm.clone()),
-            _ => None,
-        }
+    /// Whether it holds slots.
+    pub(crate) fn is_placed(&self) -> bool {
+        matches!(self.lock().phase, Phase::Placed { .. })
     }
 
     pub(crate) fn is_ended(&self) -> bool {
         self.lock().phase == Phase::Ended
-    }
-
-    /// Its slots are allocated on `tm`: the next heartbeat of `tm` deploys it.
-    pub(crate) fn place(&self, tm: TaskManagerId) {
-        let mut inner = self.lock();
-        if inner.phase == Phase::Waiting {
-            log::info!(
-                "cluster: job {} attempt {} placed on TaskManager {tm}",
-                self.id,
-                inner.attempt
-            );
-            inner.phase = Phase::Placed {
-                tm,
-                deployed: false,
-            };
-        }
-    }
-
-    /// The deployment of the current attempt, once, if it is placed on `tm`.
-    pub(crate) fn take_deployment(&self, tm: &TaskManagerId) -> Option<Deployment> {
-        let mut inner = self.lock();
-        let Phase::Placed { tm: on, deployed } = &mut inner.phase else {
-            return None;
-        };
-        if on != tm || *deployed {
-            return None;
-        }
-        *deployed = true;
-        let s = &self.submission;
-        Some(Deployment {
-            job_id: self.id.clone(),
-            attempt: inner.attempt,
-            blob: self.blob.clone(),
-            slots: s.slots,
-            name: s.name.clone(),
-            args: s.args.clone(),
-            parallelism: s.parallelism,
-            savepoint_path: inner.restore_path.clone(),
-            allow_non_restored_state: s.allow_non_restored_state,
-            config: s.config.clone(),
-        })
-    }
-
-    /// The order to kill the current attempt on `tm`, once, after a cancel.
-    pub(crate) fn take_cancel_order(&self, tm: &TaskManagerId) -> Option<AttemptRef> {
-        let mut inner = self.lock();
-        let on_tm = matches!(&inner.phase, Phase::Placed { tm: on, .. } if on == tm);
-        if !(on_tm && inner.cancel_order_pending) {
-            return None;
-        }
-        inner.cancel_order_pending = false;
-        Some(AttemptRef {
-            job_id: self.id.clone(),
-            attempt: inner.attempt,
-        })
     }
 
     /// Takes a status report of `attempt`; answers its queued commands.
@@ -233,8 +200,10 @@ impl ClusterJob {
         let state = status.state;
         inner.last_report = Some(status);
         inner.reported = true;
-        if let Phase::Placed { deployed, .. } = &mut inner.phase {
-            *deployed = true;
+        if let Phase::Placed { processes } = &mut inner.phase
+            && let Some(leader) = processes.first_mut()
+        {
+            leader.deployed = true;
         }
         match state {
             JobState::Finished | JobState::Canceled => self.end(&mut inner, state, now),
@@ -274,49 +243,6 @@ impl ClusterJob {
         drop(inner);
         self.changed.notify_all();
         Ok(())
-    }
-
-    /// The TaskManager reports `attempt` ended with `exit_code` (`None`: killed).
-    pub(crate) fn attempt_ended(&self, attempt: u32, exit_code: Option<i32>) {
-        let now = self.clock.now_millis();
-        let mut inner = self.lock();
-        if inner.attempt != attempt || !matches!(inner.phase, Phase::Placed { .. }) {
-            return;
-        }
-        let last = inner
-            .last_report
-            .as_ref()
-            .filter(|_| inner.reported)
-            .map(|r| r.state);
-        match (exit_code, last) {
-            (Some(0), _) | (_, Some(JobState::Finished)) => {
-                self.end(&mut inner, JobState::Finished, now)
-            }
-            (_, Some(JobState::Canceled)) => self.end(&mut inner, JobState::Canceled, now),
-            (code, _) => {
-                let how = code.map_or_else(
-                    || "was killed by a signal".to_string(),
-                    |c| format!("exited with code {c}"),
-                );
-                let reason = format!("attempt {attempt} {how} before the job ended");
-                self.failover(&mut inner, reason, now);
-            }
-        }
-        drop(inner);
-        self.changed.notify_all();
-    }
-
-    /// TaskManager `tm` is gone (`why`): fail over if the attempt ran there.
-    pub(crate) fn task_manager_gone(&self, tm: &TaskManagerId, why: &str) {
-        let now = self.clock.now_millis();
-        let mut inner = self.lock();
-        if !matches!(&inner.phase, Phase::Placed { tm: on, .. } if on == tm) {
-            return;
-        }
-        let reason = format!("TaskManager {tm} of attempt {} {why}", inner.attempt);
-        self.failover(&mut inner, reason, now);
-        drop(inner);
-        self.changed.notify_all();
     }
 
     fn check_current(&self, inner: &Inner, attempt: u32) -> Result<(), JobManagerError> {
@@ -369,14 +295,19 @@ impl ClusterJob {
             });
             return self.end(inner, JobState::Failed, now);
         }
-        if let Some(path) = inner.last_report.as_ref().and_then(latest_checkpoint) {
+        if let Some(path) = inner
+            .last_report
+            .as_ref()
+            .and_then(status::latest_checkpoint)
+        {
             inner.restore_path = Some(path);
         }
+        inner.kill_processes(0);
         inner.restarts += 1;
         inner.attempt += 1;
         inner.phase = Phase::Waiting;
         inner.reported = false;
-        inner.cancel_order_pending = false;
+        inner.leader = None;
         inner.timestamps.push((JobState::Restarting, now));
         log::info!(
             "cluster: job {} restarts as attempt {} from {:?}",
@@ -395,73 +326,41 @@ impl ClusterJob {
             status.timestamps.push((state, now));
         }
         log::info!("cluster: job {} ended {state:?}", self.id);
+        // Process 0 exits on its own (after its final report, or at the 410
+        // of its next one); the others are killed unless the job finished.
+        if state != JobState::Finished {
+            inner.kill_processes(1);
+        }
         inner.final_status = Some(status);
         inner.phase = Phase::Ended;
-        inner.cancel_order_pending = false;
         fail_savepoints(inner, "the job has ended");
-    }
-
-    /// The job as of now (see [`JobHandle::status`](crate::JobHandle::status)).
-    fn current(&self, inner: &Inner) -> JobStatus {
-        if let Some(status) = &inner.final_status {
-            return status.clone();
-        }
-        let mut status = match (&inner.last_report, inner.reported) {
-            (Some(report), true) => {
-                let mut s = report.clone();
-                if inner.cancel_requested && !s.state.is_terminal() {
-                    s.state = JobState::Cancelling;
-                }
-                let own = inner.timestamps.iter().copied();
-                let theirs = report.timestamps.iter().copied();
-                s.timestamps = own
-                    .chain(theirs.filter(|t| t.0 != JobState::Created))
-                    .collect();
-                let mut exceptions = inner.exceptions.clone();
-                exceptions.extend(report.exceptions.iter().cloned());
-                s.exceptions = exceptions;
-                s
-            }
-            (report, _) => {
-                let state = if inner.restarts == 0 {
-                    JobState::Created
-                } else {
-                    JobState::Restarting
-                };
-                let base = report.as_ref();
-                JobStatus {
-                    job_id: String::new(),
-                    name: String::new(),
-                    state,
-                    timestamps: inner.timestamps.clone(),
-                    start_time: 0,
-                    end_time: None,
-                    restarts: 0,
-                    vertices: base.map(|r| r.vertices.clone()).unwrap_or_default(),
-                    edges: base.map(|r| r.edges.clone()).unwrap_or_default(),
-                    exceptions: inner.exceptions.clone(),
-                    checkpoints: base
-                        .map_or_else(CheckpointHistory::default, |r| r.checkpoints.clone()),
-                }
-            }
-        };
-        status.job_id = self.id.clone();
-        status.name = self.submission.name.clone();
-        status.start_time = self.submitted_at;
-        status.restarts = inner.restarts;
-        status
     }
 }
 
-/// The location of the latest completed checkpoint (not savepoint) of `report`.
-fn latest_checkpoint(report: &JobStatus) -> Option<String> {
-    report
-        .checkpoints
-        .history
-        .iter()
-        .filter(|c| !c.is_savepoint && c.state == CheckpointState::Completed)
-        .max_by_key(|c| c.id)
-        .and_then(|c| c.external_path.clone())
+impl Inner {
+    /// Queues kill orders for the deployed processes of the current
+    /// attempt, from process `from` on, that have not ended.
+    fn kill_processes(&mut self, from: usize) {
+        let Phase::Placed { processes } = &self.phase else {
+            return;
+        };
+        for p in processes
+            .iter()
+            .skip(from)
+            .filter(|p| p.deployed && !p.ended)
+        {
+            let kill = (p.tm.clone(), self.attempt);
+            if !self.kills.contains(&kill) {
+                self.kills.push(kill);
+            }
+        }
+    }
+
+    /// Whether process 0 of the current attempt was deployed.
+    fn leader_deployed(&self) -> bool {
+        matches!(&self.phase, Phase::Placed { processes }
+            if processes.first().is_some_and(|p| p.deployed))
+    }
 }
 
 fn fail_savepoints(inner: &mut Inner, why: &str) {
