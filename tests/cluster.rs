@@ -6,9 +6,14 @@
 //! restarts the job on another from its latest checkpoint, the exactly-once
 //! file sink's committed output holding every order exactly once; a cluster
 //! job stops with a savepoint and resumes from it; a failing job binary fails
-//! only its own job.
+//! only its own job. A job at parallelism 2 on TaskManagers of one slot each
+//! runs spread over two of them (records crossing between the processes over
+//! TCP), commits exactly what the same binary commits embedded, and survives
+//! the loss of either TaskManager.
 
 mod common;
+
+use common::committed_lines;
 
 use runnel::rest::{Method, client};
 use serde_json::Value;
@@ -396,4 +401,83 @@ fn task_managers_register_and_a_killed_one_is_declared_lost() {
     let silent = killed.elapsed();
     assert!(silent >= Duration::from_millis(1_000), "{silent:?}");
     assert_eq!(get(addr, "/overview")["slots-total"], 3);
+}
+
+/// The ids of the TaskManagers with slots in use.
+fn busy_task_managers(addr: SocketAddr) -> Vec<String> {
+    get(addr, "/taskmanagers")["taskmanagers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|tm| tm["freeSlots"].as_u64() < tm["slotsNumber"].as_u64())
+        .filter_map(|tm| tm["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_job_spread_over_two_task_managers_commits_what_it_commits_embedded_despite_kills() {
+    const ORDERS: u64 = 24_000;
+    let mut cluster = Cluster::with_slots("cluster-spread", &["1", "1", "1", "1"]);
+    // The same binary and arguments, embedded.
+    let embedded = cluster.base.join("embedded");
+    let output = Command::new(example("checkpointing"))
+        .args([
+            "--orders",
+            &ORDERS.to_string(),
+            "--rate",
+            "4000",
+            "--fail-after",
+            "0",
+        ])
+        .arg("--out")
+        .arg(&embedded)
+        .env_remove("RUNNEL_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = committed_lines(&embedded);
+    assert_eq!(expected.len(), 50 * (ORDERS / 1000) as usize);
+
+    let id = cluster.submit(ORDERS, None);
+    let addr = cluster.addr;
+    // Parallelism 2 on TaskManagers of one slot: two of them run it, the
+    // first (in registration order) the job master's process. Lose the other
+    // one's process first, then, once the job runs again elsewhere, the job
+    // master's.
+    for process in [1, 0] {
+        cluster.await_checkpoints(&id, 2);
+        let busy = wait_for(
+            "the job's two TaskManagers",
+            Duration::from_secs(20),
+            || {
+                let busy = busy_task_managers(addr);
+                (busy.len() == 2).then_some(busy)
+            },
+        );
+        let victim = cluster
+            .tms
+            .iter()
+            .position(|(_, tm)| *tm == busy[process])
+            .unwrap();
+        let (mut killed, tm) = cluster.tms.remove(victim);
+        killed.0.kill().unwrap();
+        let _ = killed.0.wait();
+        wait_for("the job to run without it", Duration::from_secs(30), || {
+            let busy = busy_task_managers(addr);
+            let job = get(addr, &format!("/jobs/{id}"));
+            (job["state"] == "RUNNING" && busy.len() == 2 && !busy.contains(&tm)).then_some(())
+        });
+    }
+    cluster.await_end(&id, "FINISHED");
+    let exceptions = get(addr, &format!("/jobs/{id}/exceptions"));
+    assert!(exceptions["root-exception"].is_string(), "{exceptions}");
+    assert_eq!(
+        committed_lines(&cluster.out()),
+        expected,
+        "the embedded run's lines, each exactly once"
+    );
 }

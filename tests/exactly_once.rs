@@ -3,6 +3,9 @@
 //! tasks fail at seeded random points; the committed output equals the output
 //! of a run without failures, line for line.
 
+mod common;
+
+use common::committed_lines;
 use runnel::connectors::{FileSink, RollingPolicy};
 use runnel::prelude::*;
 use std::path::{Path, PathBuf};
@@ -29,26 +32,6 @@ fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("runnel-exactly-once-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-/// The committed lines (visible files only), sorted.
-fn committed(base: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut dirs = vec![base.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if !name.starts_with('.') {
-                let text = std::fs::read_to_string(&path).unwrap();
-                lines.extend(text.lines().map(str::to_string));
-            }
-        }
-    }
-    lines.sort();
-    lines
 }
 
 /// The job both sinks follow, at parallelism 2: the events, slowed down so
@@ -112,7 +95,7 @@ fn assert_committed_output_equals_a_run_without_failures(
 ) {
     let clean_dir = dir(&format!("{name}-clean"));
     run(&clean_dir, Configuration::default());
-    let expected = committed(&clean_dir);
+    let expected = committed_lines(&clean_dir);
     assert_eq!(expected.len(), windows(), "one line per key and window");
 
     let mut resumed = 0;
@@ -134,7 +117,7 @@ fn assert_committed_output_equals_a_run_without_failures(
             result.restarts
         );
         assert_eq!(
-            committed(&failing_dir),
+            committed_lines(&failing_dir),
             expected,
             "seed {seed}: no line lost or duplicated"
         );
@@ -176,7 +159,7 @@ fn with_checkpoints_but_no_failure_the_final_checkpoint_commits_everything() {
     let out = dir("final");
     let result = run(&out, checkpointed());
     assert_eq!(result.restarts, 0);
-    assert_eq!(committed(&out).len(), windows());
+    assert_eq!(committed_lines(&out).len(), windows());
     let hidden: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .flatten()

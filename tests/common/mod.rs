@@ -277,3 +277,23 @@ pub fn committed_orders(out: &std::path::Path) -> CommittedOrders {
     }
     c
 }
+
+/// The lines of the committed (visible) files under `base` and its
+/// subdirectories, sorted: what a file sink's readers see.
+pub fn committed_lines(base: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut dirs = vec![base.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                let text = std::fs::read_to_string(&path).unwrap();
+                lines.extend(text.lines().map(str::to_string));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}

@@ -3,14 +3,20 @@
 //! at the end, carrying out the commands in the answers (cancel, savepoints).
 //! It cancels its job when the JobManager says the attempt is over (410) or
 //! when its TaskManager (its parent process) is gone.
+//!
+//! A job spread over several TaskManagers runs one such process per
+//! TaskManager: process 0 runs the job master (and reports), announcing its
+//! control address to the JobManager; the others fetch that address and run
+//! their slots' subtasks as its task executors.
 
 use runnel_rest::{Method, client};
-use runnel_runtime::{JobClient, JobControl};
+use runnel_runtime::distributed::{LeaderRole, RENDEZVOUS_TIMEOUT, TaskExecutorRole};
+use runnel_runtime::{JobClient, JobControl, JobError};
 use serde_json::{Value, json};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The cluster job id of this process (set by the TaskManager).
 pub const ENV_CLUSTER_JOB: &str = "RUNNEL_CLUSTER_JOB";
@@ -20,6 +26,14 @@ pub const ENV_CLUSTER_ATTEMPT: &str = "RUNNEL_CLUSTER_ATTEMPT";
 pub const ENV_JOBMANAGER: &str = "RUNNEL_JOBMANAGER";
 /// The REST API's bearer token.
 pub const ENV_REST_TOKEN: &str = "RUNNEL_REST_TOKEN";
+/// This process's index among the processes of the attempt (0 runs the job master).
+pub const ENV_CLUSTER_PROCESS: &str = "RUNNEL_CLUSTER_PROCESS";
+/// How many processes (one per TaskManager) the attempt has.
+pub const ENV_CLUSTER_PROCESSES: &str = "RUNNEL_CLUSTER_PROCESSES";
+/// The job slots this process runs (comma-separated indices).
+pub const ENV_CLUSTER_SLOTS: &str = "RUNNEL_CLUSTER_SLOTS";
+/// The host this process's listeners bind (its TaskManager's address).
+pub const ENV_TASKMANAGER_HOST: &str = "RUNNEL_TASKMANAGER_HOST";
 
 /// How often the attempt reports.
 const REPORT_EVERY: Duration = Duration::from_millis(500);
@@ -57,6 +71,142 @@ pub(crate) fn failover_restore_path(path: PathBuf) -> PathBuf {
         .map_or(path, |(_, p)| p)
 }
 
+/// Whether this process runs subtasks of a job spread over several
+/// processes for another process's job master (its `execute` returns this
+/// process's counters only; the job's result is the job master's).
+pub fn runs_as_task_executor() -> bool {
+    let number = |name| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    Attempt::from_env().is_some()
+        && number(ENV_CLUSTER_PROCESSES).unwrap_or(1) > 1
+        && number(ENV_CLUSTER_PROCESS).unwrap_or(0) > 0
+}
+
+/// What this process is in a job spread over several processes.
+pub(crate) enum ProcessRole {
+    Leader(LeaderRole),
+    TaskExecutor(TaskExecutorRole),
+}
+
+/// This process's role when its attempt spans several processes; `None` for
+/// an embedded job or an attempt in one process. Process 0 binds its control
+/// listener and announces it to the JobManager; the others wait for that
+/// announcement.
+pub(crate) fn process_role(job: &str) -> Result<Option<ProcessRole>, JobError> {
+    let fail = |message: String| JobError::Startup {
+        job: job.to_string(),
+        message,
+    };
+    let Some(attempt) = Attempt::from_env() else {
+        return Ok(None);
+    };
+    let number = |name: &str| -> Result<Option<u32>, JobError> {
+        std::env::var(name)
+            .ok()
+            .map(|v| {
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|e| fail(format!("{name}={v:?} is not a number: {e}")))
+            })
+            .transpose()
+    };
+    let processes = number(ENV_CLUSTER_PROCESSES)?.unwrap_or(1);
+    if processes <= 1 {
+        return Ok(None);
+    }
+    let process = number(ENV_CLUSTER_PROCESS)?.unwrap_or(0);
+    let slots = std::env::var(ENV_CLUSTER_SLOTS).unwrap_or_default();
+    let slots = slots
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|e| fail(format!("{ENV_CLUSTER_SLOTS}={slots:?}: {e}")))
+        })
+        .collect::<Result<Vec<u32>, _>>()?;
+    let host = match std::env::var(ENV_TASKMANAGER_HOST) {
+        Ok(h) => h
+            .parse::<IpAddr>()
+            .map_err(|e| fail(format!("{ENV_TASKMANAGER_HOST}={h:?}: {e}")))?,
+        Err(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let path = format!("{}/leader", attempt.base());
+    if process == 0 {
+        let control = TcpListener::bind(SocketAddr::new(host, 0))
+            .map_err(|e| fail(format!("cannot listen on {host}: {e}")))?;
+        let address = control
+            .local_addr()
+            .map_err(|e| fail(format!("cannot listen on {host}: {e}")))?;
+        let deadline = Instant::now() + RENDEZVOUS_TIMEOUT;
+        loop {
+            match attempt.post(&path, &json!({ "control": address.to_string() })) {
+                Some((200, _)) => break,
+                Some((410, _)) => {
+                    return Err(fail("the JobManager superseded this attempt".into()));
+                }
+                answer if Instant::now() >= deadline => {
+                    return Err(fail(format!(
+                        "cannot announce the job master to the JobManager: {answer:?}"
+                    )));
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+        return Ok(Some(ProcessRole::Leader(LeaderRole {
+            control,
+            host,
+            processes,
+            slots,
+        })));
+    }
+    let deadline = Instant::now() + RENDEZVOUS_TIMEOUT;
+    let leader = loop {
+        match attempt.get(&path) {
+            Some((200, answer)) => {
+                let text = answer["control"].as_str().unwrap_or_default().to_string();
+                break text
+                    .parse::<SocketAddr>()
+                    .map_err(|e| fail(format!("the job master's address {text:?}: {e}")))?;
+            }
+            Some((410, _)) => return Err(fail("the JobManager superseded this attempt".into())),
+            answer if Instant::now() >= deadline => {
+                return Err(fail(format!(
+                    "process 0 of the attempt did not announce itself within {RENDEZVOUS_TIMEOUT:?} ({answer:?})"
+                )));
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    exit_with_parent();
+    Ok(Some(ProcessRole::TaskExecutor(TaskExecutorRole {
+        leader,
+        host,
+        process,
+        slots,
+    })))
+}
+
+/// A task executor ends when the TaskManager that started it is gone (as
+/// that TaskManager's processes would).
+fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    let _ = std::thread::Builder::new()
+        .name("cluster parent watch".to_string())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(REPORT_EVERY);
+                if std::os::unix::process::parent_id() != parent {
+                    log::warn!("the TaskManager that started this process is gone; exiting");
+                    std::process::exit(1);
+                }
+            }
+        });
+}
+
 /// Where and as what this process reports.
 #[derive(Clone)]
 struct Attempt {
@@ -91,6 +241,21 @@ impl Attempt {
             Method::Post,
             path,
             Some(("application/json", &bytes)),
+            self.token.as_deref(),
+        )
+        .ok()?;
+        Some((
+            status,
+            serde_json::from_slice(&answer).unwrap_or(Value::Null),
+        ))
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, Value)> {
+        let (status, _, answer) = client::request(
+            self.jobmanager,
+            Method::Get,
+            path,
+            None,
             self.token.as_deref(),
         )
         .ok()?;

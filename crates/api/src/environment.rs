@@ -1,5 +1,6 @@
 //! The stream execution environment: where a job is defined and executed.
 
+use crate::cluster_attempt::ProcessRole;
 use crate::datastream::SingleOutputStreamOperator;
 use crate::error::EnvironmentError;
 use crate::graph::GraphBuilder;
@@ -14,6 +15,7 @@ use runnel_plan::{
 };
 use runnel_runtime::clock::{Clock, SystemClock};
 use runnel_runtime::control::ControlEndpoint;
+use runnel_runtime::distributed::{LeaderRole, TaskExecutorRole, run_task_executor};
 use runnel_runtime::environment::{ExecutableJob, NodeFactory, OutputPort, SidePorts};
 use runnel_runtime::nodes::SourceNode;
 use runnel_runtime::source::{Boundedness, Source};
@@ -501,7 +503,13 @@ impl StreamExecutionEnvironment {
             }
             std::process::exit(0);
         }
-        let client = self.execute_async(job_name)?;
+        let client = match crate::cluster_attempt::process_role(job_name)? {
+            None => self.execute_async(job_name)?,
+            Some(ProcessRole::Leader(role)) => self.execute_as_leader(job_name, role)?,
+            Some(ProcessRole::TaskExecutor(role)) => {
+                return self.execute_as_task_executor(job_name, role);
+            }
+        };
         let _guard = signal::cancel_on_interrupt(client.cancel_handle());
         let jobs_dir = self.inner.borrow().jobs_dir.clone();
         let _registration = match jobs_dir {
@@ -537,10 +545,47 @@ impl StreamExecutionEnvironment {
     /// Starts the job defined so far and returns at once with a handle to wait for
     /// or cancel it.
     pub fn execute_async(&self, job_name: &str) -> Result<JobClient, JobError> {
+        self.start(job_name, None)
+    }
+
+    /// Starts the job defined so far as process 0 of a job spread over
+    /// several processes: this process runs the job master and the subtasks
+    /// of `role.slots`; every other process builds the same job and calls
+    /// [`execute_as_task_executor`](Self::execute_as_task_executor).
+    /// A TaskManager's processes do this on their own (`env.execute`); this
+    /// is the entry point for other launchers.
+    pub fn execute_as_leader(
+        &self,
+        job_name: &str,
+        role: LeaderRole,
+    ) -> Result<JobClient, JobError> {
+        self.start(job_name, Some(role))
+    }
+
+    /// Runs the subtasks of `role.slots` of the job defined so far for the
+    /// leader at `role.leader` until it says the job is over (the result
+    /// then holds this process's counters).
+    pub fn execute_as_task_executor(
+        &self,
+        job_name: &str,
+        role: TaskExecutorRole,
+    ) -> Result<JobExecutionResult, JobError> {
+        let job = self.take_job(job_name)?;
+        let clock = self.inner.borrow().clock.clone();
+        run_task_executor(job, role, clock)
+    }
+
+    /// Starts the job, as the leader of a job spread over several processes
+    /// with `leader`.
+    fn start(&self, job_name: &str, leader: Option<LeaderRole>) -> Result<JobClient, JobError> {
         let job = self.take_job(job_name)?;
         let rest = job.config.rest.clone();
         let clock = self.inner.borrow().clock.clone();
-        let client = LocalExecutor::new().with_clock(clock).submit(job)?;
+        let executor = LocalExecutor::new().with_clock(clock);
+        let client = match leader {
+            Some(role) => executor.submit_as_leader(job, role)?,
+            None => executor.submit(job)?,
+        };
         if rest.enabled
             && let Err(e) = crate::web_monitor::serve(&client, &rest)
         {

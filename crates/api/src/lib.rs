@@ -36,6 +36,7 @@ pub use broadcast_streams::{
     BroadcastConnectedStream, BroadcastStream, KeyedBroadcastConnectedStream,
 };
 pub use checkpoint_config::CheckpointConfig;
+pub use cluster_attempt::runs_as_task_executor;
 pub use connected::ConnectedStreams;
 pub use connected::KeyedConnectedStreams;
 pub use datastream::{DataStream, DataStreamSink, SingleOutputStreamOperator};
@@ -55,6 +56,7 @@ pub use keyed_functions::{
     KeyedStateRegistry, TimerService,
 };
 pub use runnel_runtime::control;
+pub use runnel_runtime::distributed;
 pub use runnel_runtime::timers::TimeDomain;
 /// Watermark strategies and generators.
 pub use runnel_runtime::watermark;

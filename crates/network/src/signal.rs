@@ -50,6 +50,15 @@ impl TaskSignal {
         )
     }
 
+    /// Takes over the accounting of a task running in another process: its
+    /// blocked times so far (the accounting starts at the first call).
+    pub fn mirror_blocked_nanos(&self, idle: u64, backpressured: u64) {
+        let _ = self.bound_at.set(Instant::now());
+        self.idle_nanos.store(idle, Ordering::Relaxed);
+        self.backpressured_nanos
+            .store(backpressured, Ordering::Relaxed);
+    }
+
     /// Wakes the task if it is parked (or makes its next park return at once).
     #[inline]
     pub fn wake(&self) {

@@ -109,6 +109,19 @@ pub enum TaskError {
         /// What went wrong.
         message: String,
     },
+    /// A task in another process of the job (cluster mode) failed, or that
+    /// process is gone.
+    #[error("{message} (in process {process} of the job)")]
+    Remote {
+        /// The job's process (0 runs the job master).
+        process: u32,
+        /// The failure as that process reported it.
+        message: String,
+        /// Whether a restart could succeed.
+        retryable: bool,
+        /// Whether it only followed from cancelling the task.
+        consequence_of_cancellation: bool,
+    },
     /// The task was cancelled.
     #[error("task cancelled")]
     Cancelled,
@@ -124,6 +137,7 @@ impl TaskError {
             TaskError::Network { .. } | TaskError::InjectedFailure { .. } => Fault::External,
             TaskError::Checkpoint { .. } => Fault::External,
             TaskError::Deployment { .. } => Fault::Internal,
+            TaskError::Remote { .. } => Fault::External,
             TaskError::Cancelled => Fault::User,
         }
     }
@@ -132,7 +146,11 @@ impl TaskError {
     /// checkpoints exist). Panics and errors in user code may be transient (a
     /// connection refused), so they count as retryable, as in Flink.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, TaskError::Deployment { .. } | TaskError::Cancelled)
+        match self {
+            TaskError::Deployment { .. } | TaskError::Cancelled => false,
+            TaskError::Remote { retryable, .. } => *retryable,
+            _ => true,
+        }
     }
 }
 

@@ -116,6 +116,26 @@ impl LocalExecutor {
 
     /// Starts `job` and returns a handle to wait for, cancel or savepoint it.
     pub fn submit(&self, job: ExecutableJob) -> Result<JobClient, JobError> {
+        self.start(job, None)
+    }
+
+    /// Starts `job` as process 0 of a job spread over several processes
+    /// (cluster mode): this process runs the job master and the subtasks of
+    /// `role.slots`; the other processes run
+    /// [`run_task_executor`](crate::distributed::run_task_executor).
+    pub fn submit_as_leader(
+        &self,
+        job: ExecutableJob,
+        role: crate::distributed::LeaderRole,
+    ) -> Result<JobClient, JobError> {
+        self.start(job, Some(role))
+    }
+
+    fn start(
+        &self,
+        job: ExecutableJob,
+        leader: Option<crate::distributed::LeaderRole>,
+    ) -> Result<JobClient, JobError> {
         let job = Arc::new(job);
         let job_name = job.plan.stream_graph.job_name.clone();
         let job_id = random_hex(32);
@@ -136,6 +156,7 @@ impl LocalExecutor {
             outbox.clone(),
             counters.clone(),
             status.clone(),
+            leader,
         )?;
         let (result_tx, result_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()

@@ -8,28 +8,30 @@
 //! job's clock. Events of an earlier attempt are recognised by their attempt
 //! number and ignored.
 
-use crate::checkpointing::{
-    ReportSink, TaskCheckpointer, TaskControl, TaskMailbox, TaskMessage, TaskReport,
-};
+use crate::checkpointing::{TaskControl, TaskMailbox, TaskMessage, TaskReport};
 use crate::clock::Clock;
-use crate::environment::{CounterRegistry, ExecutableJob, TaskEnvironment};
+use crate::deployment::{AttemptContext, new_counters, sinks, spawn_task};
+use crate::distributed::leader::Followers;
+use crate::distributed::wire::{ToExecutor, ToMaster};
+use crate::distributed::{LeaderRole, RENDEZVOUS_TIMEOUT};
+use crate::environment::{CounterRegistry, ExecutableJob};
 use crate::error::{JobError, TaskError};
 use crate::executor::{JobExecutionResult, OperatorResult};
 use crate::failover::{RestartBackoff, RestartDecision};
+use crate::restoring::{self, RestoreSource, s3_options};
 use crate::snapshot_writer::{self, Destination, WriteDone, WriteJob, WriteQueue};
 use crate::status::{CheckpointRecord, CheckpointState, JobState, JobStatusBoard, SubtaskState};
-use crate::task::{StreamTask, is_consequence_of_cancellation};
-use crate::time::ProcessingTimeService;
+use crate::task::is_consequence_of_cancellation;
 use runnel_checkpoint::{
     Action, CheckpointCoordinator, CheckpointMetadata, CheckpointStorage, CoordinatorConfig, Event,
-    MemoryStorage, NativeFileSource, OperatorId, OperatorMetadata, RestoredJob, S3Options,
-    SubtaskStateFile, TaskId, TaskStateFile, restore::JobOperator, storage_for,
+    OperatorId, OperatorMetadata, RestoredJob, SubtaskStateFile, TaskId, TaskStateFile,
+    storage_for,
 };
-use runnel_config::{BufferTimeout, CheckpointingMode, S3Config};
+use runnel_config::CheckpointingMode;
 use runnel_network::{ChannelId, LocalTransport, TaskSignal, Transport};
 use runnel_plan::NodeKind;
 use runnel_types::{BarrierAlignment, CheckpointId, JobVertexId, SnapshotKind};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -70,12 +72,26 @@ pub(crate) enum MasterEvent {
         dir: Option<PathBuf>,
         reply: SavepointReply,
     },
+    /// A message of the task executor `process` (cluster mode).
+    Executor {
+        process: u32,
+        message: ToMaster,
+    },
+    /// The connection to the task executor `process` broke.
+    ExecutorLost {
+        process: u32,
+        reason: String,
+    },
 }
 
 struct DeployedTask {
     id: TaskId,
+    /// The task's own signal, or (in another process) the one mirroring its
+    /// accounting.
     signal: Arc<TaskSignal>,
     mailbox: Arc<TaskMailbox>,
+    /// The process running it, if not this one.
+    remote: Option<u32>,
     exited: bool,
 }
 
@@ -125,6 +141,14 @@ pub(crate) struct JobMaster {
     stopped_with_savepoint: Option<String>,
     periodic: bool,
     status: Arc<JobStatusBoard>,
+    /// Cluster mode: the task executors to connect (taken at the start) and
+    /// the connections to them.
+    leader: Option<LeaderRole>,
+    followers: Option<Followers>,
+    /// Events set aside while a deployment waited for the task executors.
+    deferred: VecDeque<MasterEvent>,
+    /// Checkpoints whose destination the task executors know.
+    announced: HashSet<CheckpointId>,
 }
 
 impl JobMaster {
@@ -138,6 +162,7 @@ impl JobMaster {
         outbox: Sender<MasterEvent>,
         counters: Arc<Mutex<Arc<CounterRegistry>>>,
         status: Arc<JobStatusBoard>,
+        leader: Option<LeaderRole>,
     ) -> Result<Self, JobError> {
         let job_name = job.plan.stream_graph.job_name.clone();
         let startup = |message: String| JobError::Startup {
@@ -155,11 +180,7 @@ impl JobMaster {
         )
         .map_err(|e| startup(format!("cannot start the checkpoint writer: {e}")))?;
         let config = &job.config.checkpointing;
-        let storage: Arc<dyn CheckpointStorage> = match &config.dir {
-            Some(dir) => storage_for(dir, &s3_options(&job.config.s3))
-                .map_err(|e| startup(format!("cannot open the checkpoint storage: {e}")))?,
-            None => Arc::new(MemoryStorage::new()),
-        };
+        let storage = restoring::checkpoint_storage(&job).map_err(startup)?;
         let plan = &job.plan;
         let mut all = Vec::new();
         let mut sources = Vec::new();
@@ -229,15 +250,23 @@ impl JobMaster {
             stopped_with_savepoint: None,
             periodic,
             status,
+            leader,
+            followers: None,
+            deferred: VecDeque::new(),
+            announced: HashSet::new(),
         })
     }
 
     /// Runs the job to its end and returns the outcome.
     pub(crate) fn run(mut self) -> Result<JobExecutionResult, JobError> {
         let outcome = self
-            .initial_restore()
-            .and_then(|restored| self.deploy(restored))
+            .connect_followers()
+            .and_then(|()| self.initial_restore())
+            .and_then(|(restored, source)| self.deploy(restored, source))
             .and_then(|()| self.event_loop());
+        if let Some(f) = &self.followers {
+            f.shut_down();
+        }
         let state = match &outcome {
             Ok(_) => JobState::Finished,
             Err(JobError::Cancelled { .. }) => JobState::Canceled,
@@ -273,149 +302,90 @@ impl JobMaster {
         self.clock.now_millis()
     }
 
-    fn job_operators(&self) -> Vec<JobOperator> {
-        self.job
-            .plan
-            .stream_graph
-            .nodes
-            .iter()
-            .map(|n| JobOperator {
-                id: OperatorId::of(n.uid.as_deref(), n.id),
-                name: n.name.clone(),
-                parallelism: n.parallelism,
-                max_parallelism: n.max_parallelism,
-            })
-            .collect()
-    }
-
-    /// A fingerprint of the job's tasks and channels (vertices with their
-    /// operators and parallelism, job edges with their ends and partitioner).
-    fn topology(&self) -> u64 {
-        // FNV-1a over a plain description: stable across builds and runs, as a
-        // fingerprint stored in checkpoints must be.
-        let graph = &self.job.plan.job_graph;
-        let mut text = String::new();
-        for v in &graph.vertices {
-            text.push_str(&format!(
-                "v{}:{}:{}:",
-                v.id.0, v.parallelism, v.max_parallelism
-            ));
-            for op in &v.operators {
-                text.push_str(&format!("{},", op.0));
-            }
-        }
-        for e in &graph.edges {
-            text.push_str(&format!(
-                "e{}>{}:{:?};",
-                e.source.0, e.target.0, e.partitioner
-            ));
-        }
-        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    }
-
-    fn initial_restore(&mut self) -> Result<RestoredJob, JobError> {
-        let Some(settings) = self.job.restore.clone() else {
-            return Ok(RestoredJob::empty());
+    /// Cluster mode: waits for the task executors of the job.
+    fn connect_followers(&mut self) -> Result<(), JobError> {
+        let Some(role) = self.leader.take() else {
+            return Ok(());
         };
-        let storage =
-            storage_for(&settings.path, &s3_options(&self.job.config.s3)).map_err(|e| {
+        let followers =
+            Followers::accept(role, &self.job, self.outbox.clone()).map_err(|message| {
                 JobError::Startup {
                     job: self.job_name.clone(),
-                    message: format!("cannot restore from {}: {e}", settings.path.display()),
+                    message,
                 }
             })?;
-        let restored = RestoredJob::load(
-            storage.as_ref(),
-            "",
-            &self.job_operators(),
-            self.topology(),
-            settings.allow_non_restored_state,
-        )
-        .map_err(|e| JobError::Startup {
-            job: self.job_name.clone(),
-            message: format!("cannot restore from {}: {e}", settings.path.display()),
-        })?;
-        // The shared files of an incremental checkpoint are next to its
-        // directory.
-        let restored = match settings.path.parent() {
-            Some(parent) if restored.has_native_state() => {
-                let shared =
-                    storage_for(parent, &s3_options(&self.job.config.s3)).map_err(|e| {
-                        JobError::Startup {
-                            job: self.job_name.clone(),
-                            message: format!("cannot restore from {}: {e}", parent.display()),
-                        }
-                    })?;
-                restored.with_native_files(NativeFileSource::new(shared, ""))
-            }
-            _ => restored,
+        self.followers = Some(followers);
+        Ok(())
+    }
+
+    /// What the job starts from (`-s`), loaded.
+    fn initial_restore(&mut self) -> Result<(RestoredJob, RestoreSource), JobError> {
+        let source = match self.job.restore.clone() {
+            None => RestoreSource::Nothing,
+            Some(settings) => RestoreSource::Savepoint {
+                path: settings.path,
+                allow_non_restored_state: settings.allow_non_restored_state,
+            },
         };
-        if let Some(id) = restored.checkpoint_id {
-            self.checkpoints.coordinator.restored_from(id);
-            self.record_restore(id, &restored.location);
-        }
-        Ok(restored)
+        self.load(source)
     }
 
     /// The state to restart from: the latest completed checkpoint, else what
     /// the job started from.
-    fn restore_after_failure(&mut self) -> Result<RestoredJob, JobError> {
+    fn restore_after_failure(&mut self) -> Result<(RestoredJob, RestoreSource), JobError> {
         let latest = self.checkpoints.coordinator.latest_completed();
         let Some(destination) = latest.and_then(|id| self.checkpoints.completed.get(&id).cloned())
         else {
             return self.initial_restore();
         };
-        let parent = destination.parent();
-        RestoredJob::load(
-            destination.storage.as_ref(),
-            &destination.dir,
-            &self.job_operators(),
-            self.topology(),
-            true,
-        )
-        .map(|r| r.with_native_files(NativeFileSource::new(destination.storage.clone(), parent)))
-        .inspect(|r| {
-            if let Some(id) = r.checkpoint_id {
-                self.record_restore(id, &r.location);
-            }
-        })
-        .map_err(|e| JobError::Startup {
-            job: self.job_name.clone(),
-            message: format!("cannot restore from {}: {e}", destination.location()),
-        })
+        self.load(RestoreSource::Checkpoint(destination.to_ref()))
     }
 
-    fn deploy(&mut self, restored: RestoredJob) -> Result<(), JobError> {
+    fn load(&mut self, source: RestoreSource) -> Result<(RestoredJob, RestoreSource), JobError> {
+        let restored =
+            restoring::load(&self.job, &source, &self.checkpoints.storage).map_err(|message| {
+                JobError::Startup {
+                    job: self.job_name.clone(),
+                    message,
+                }
+            })?;
+        if let Some(id) = restored.checkpoint_id {
+            if matches!(source, RestoreSource::Savepoint { .. }) {
+                self.checkpoints.coordinator.restored_from(id);
+            }
+            self.record_restore(id, &restored.location);
+        }
+        Ok((restored, source))
+    }
+
+    fn deploy(&mut self, restored: RestoredJob, source: RestoreSource) -> Result<(), JobError> {
         let job = self.job.clone();
         let plan = &job.plan;
-        let restored = Arc::new(restored);
-        let transport: Arc<dyn Transport> = Arc::new(LocalTransport::new(channel_capacities(&job)));
-        let mut counters: CounterRegistry = HashMap::new();
-        for node in &plan.stream_graph.nodes {
-            for s in 0..node.parallelism {
-                counters.insert((node.id, s), Default::default());
-            }
-        }
-        let counters = Arc::new(counters);
+        let transport = self.transport(source)?;
+        let counters = Arc::new(new_counters(&job));
         *self.counters.lock().unwrap_or_else(|e| e.into_inner()) = counters.clone();
-        let flush_interval = match job.config.buffer_timeout {
-            BufferTimeout::Interval(d) if !d.is_zero() => Some(d),
-            _ => None,
-        };
         let attempt = self.attempt;
-        let outbox = self.outbox.clone();
-        let sink: ReportSink = {
-            let outbox = Mutex::new(outbox.clone());
-            Arc::new(move |message| {
-                let _ = outbox
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .send(MasterEvent::Task(message));
-            })
+        let (reports, exited) = sinks(&self.outbox, MasterEvent::Task, |task, attempt, result| {
+            MasterEvent::Exited {
+                task,
+                attempt,
+                result,
+            }
+        });
+        let ctx = AttemptContext {
+            job: job.clone(),
+            attempt,
+            transport,
+            counters: counters.clone(),
+            clock: self.clock.clone(),
+            restored: Arc::new(restored),
+            batch_size: self.batch_size,
+            reports,
+            periodic: self.periodic,
+            exited,
         };
         self.tasks.clear();
+        self.announced.clear();
         let mut probes = Vec::new();
         for vertex in &plan.job_graph.vertices {
             for subtask in 0..vertex.parallelism {
@@ -423,92 +393,37 @@ impl JobMaster {
                     vertex: vertex.id,
                     subtask,
                 };
-                let signal = Arc::new(TaskSignal::new());
+                let remote = self
+                    .followers
+                    .as_ref()
+                    .map(|f| f.placement.process_of(subtask))
+                    .filter(|p| *p != 0);
+                let (signal, mailbox) = if remote.is_some() {
+                    let signal = Arc::new(TaskSignal::new());
+                    (signal.clone(), Arc::new(TaskMailbox::new(signal)))
+                } else {
+                    match spawn_task(&ctx, id) {
+                        Ok(t) => {
+                            self.threads.push(t.thread);
+                            (t.signal, t.mailbox)
+                        }
+                        Err(message) => {
+                            self.cancel_tasks();
+                            return Err(JobError::Startup {
+                                job: self.job_name.clone(),
+                                message,
+                            });
+                        }
+                    }
+                };
                 probes.push((vertex.id, subtask, signal.clone()));
-                let mailbox = Arc::new(TaskMailbox::new(signal.clone()));
                 self.tasks.push(DeployedTask {
                     id,
-                    signal: signal.clone(),
-                    mailbox: mailbox.clone(),
+                    signal,
+                    mailbox,
+                    remote,
                     exited: false,
                 });
-                let checkpointer = TaskCheckpointer::new(id, attempt, sink.clone(), self.periodic);
-                let (job, transport, counters, clock, outbox, restored) = (
-                    job.clone(),
-                    transport.clone(),
-                    counters.clone(),
-                    self.clock.clone(),
-                    outbox.clone(),
-                    restored.clone(),
-                );
-                let batch_size = self.batch_size;
-                let vertex_id = vertex.id;
-                let name = format!("{} ({}/{})", vertex.name, subtask + 1, vertex.parallelism);
-                let spawned = std::thread::Builder::new()
-                    .name(name.clone())
-                    .spawn(move || {
-                        signal.bind_current_thread();
-                        clock.register(&signal);
-                        let vertex = job.plan.job_graph.vertex(vertex_id);
-                        let mut env = TaskEnvironment {
-                            job: &job,
-                            vertex,
-                            subtask,
-                            attempt,
-                            transport: transport.as_ref(),
-                            signal: &signal,
-                            clock: &clock,
-                            counters: &counters,
-                            batch_size,
-                            task_name: Arc::from(vertex.name.as_str()),
-                            job_name: Arc::from(job.plan.stream_graph.job_name.as_str()),
-                            time: ProcessingTimeService::new(clock.clone()),
-                            checkpointer,
-                            restored,
-                        };
-                        let result = match job.factories[vertex.head.index()].create_head(&mut env)
-                        {
-                            Ok(processor) => {
-                                let time = env.time.clone();
-                                let mut task = StreamTask::new(
-                                    signal.clone(),
-                                    processor,
-                                    flush_interval,
-                                    time,
-                                    mailbox,
-                                    env.checkpointer.clone(),
-                                );
-                                let result = task.run();
-                                // Report before dropping the task: dropping closes its
-                                // channels, which upstream tasks would see as an error.
-                                let _ = outbox.send(MasterEvent::Exited {
-                                    task: id,
-                                    attempt,
-                                    result,
-                                });
-                                drop(task);
-                                return;
-                            }
-                            Err(e) => Err(e),
-                        };
-                        let _ = outbox.send(MasterEvent::Exited {
-                            task: id,
-                            attempt,
-                            result,
-                        });
-                    });
-                match spawned {
-                    Ok(handle) => self.threads.push(handle),
-                    Err(e) => {
-                        for t in &self.tasks {
-                            t.signal.cancel();
-                        }
-                        return Err(JobError::Startup {
-                            job: self.job_name.clone(),
-                            message: format!("cannot start task `{name}`: {e}"),
-                        });
-                    }
-                }
             }
         }
         let now = self.now();
@@ -517,9 +432,87 @@ impl JobMaster {
         Ok(())
     }
 
+    /// The transport of a new attempt: in memory, or (cluster mode) TCP
+    /// between this process and the task executors, which then deploy their
+    /// tasks of the attempt from `source`.
+    fn transport(&mut self, source: RestoreSource) -> Result<Arc<dyn Transport>, JobError> {
+        let Some(followers) = &self.followers else {
+            return Ok(Arc::new(LocalTransport::new(channel_capacities(&self.job))));
+        };
+        let startup = |message: String| JobError::Startup {
+            job: self.job_name.clone(),
+            message,
+        };
+        let transport = followers
+            .placement
+            .bind_transport(&self.job, followers.host)
+            .map_err(|e| startup(format!("cannot bind the data transport: {e}")))?;
+        let attempt = self.attempt;
+        followers.broadcast(&ToExecutor::Prepare { attempt });
+        let mut data = vec![None; followers.placement.slots.len()];
+        data[0] = Some(transport.local_addr());
+        let deadline = Instant::now() + RENDEZVOUS_TIMEOUT;
+        while data.iter().any(Option::is_none) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.inbox.recv_timeout(left) {
+                Ok(MasterEvent::Executor {
+                    process,
+                    message:
+                        ToMaster::Bound {
+                            attempt: a,
+                            data: addr,
+                        },
+                }) if a == attempt => {
+                    if let Some(slot) = data.get_mut(process as usize) {
+                        *slot = Some(addr);
+                    }
+                }
+                Ok(MasterEvent::ExecutorLost { process, reason }) => {
+                    return Err(startup(format!(
+                        "process {process} of the job is gone: {reason}"
+                    )));
+                }
+                Ok(MasterEvent::Executor {
+                    process,
+                    message:
+                        ToMaster::Exited {
+                            attempt: a,
+                            failure: Some(f),
+                            ..
+                        },
+                }) if a == attempt && !f.consequence_of_cancellation => {
+                    return Err(startup(format!("process {process}: {}", f.message)));
+                }
+                Ok(other) => self.deferred.push_back(other),
+                Err(_) => {
+                    let missing: Vec<usize> =
+                        (0..data.len()).filter(|p| data[*p].is_none()).collect();
+                    return Err(startup(format!(
+                        "the job's processes {missing:?} did not bind their data transport within {RENDEZVOUS_TIMEOUT:?}"
+                    )));
+                }
+            }
+        }
+        let data: Vec<_> = data.into_iter().flatten().collect();
+        followers
+            .placement
+            .route(&self.job, &transport, &data)
+            .map_err(startup)?;
+        followers.broadcast(&ToExecutor::Deploy {
+            attempt,
+            restore: source,
+            data,
+        });
+        Ok(Arc::new(transport))
+    }
+
     fn event_loop(&mut self) -> Result<JobExecutionResult, JobError> {
         loop {
-            let event = match self.inbox.recv_timeout(TICK) {
+            let next = match self.deferred.pop_front() {
+                Some(e) => Ok(e),
+                None => self.inbox.recv_timeout(TICK),
+            };
+            let event = match next {
                 Ok(e) => Some(e),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -578,49 +571,36 @@ impl JobMaster {
                 self.check_ending()
             }
             MasterEvent::Task(message) => {
-                if message.attempt != self.attempt || self.ending.is_some() {
+                self.task_report(message.task, message.attempt, message.report)
+            }
+            MasterEvent::Executor { process, message } => {
+                self.on_executor_message(process, message)
+            }
+            MasterEvent::ExecutorLost { process, reason } => {
+                if self.followers.is_none() {
                     return Ok(None);
                 }
-                let task = message.task;
-                let actions = match message.report {
-                    // A late snapshot of an aborted checkpoint is not written.
-                    TaskReport::Snapshot { id, .. }
-                        if !self.checkpoints.coordinator.is_pending(id) =>
-                    {
-                        Vec::new()
+                let slots = self
+                    .followers
+                    .as_ref()
+                    .map(|f| f.placement.slots[process as usize].clone())
+                    .unwrap_or_default();
+                for t in self.tasks.iter_mut().filter(|t| t.remote == Some(process)) {
+                    if !t.exited {
+                        t.exited = true;
+                        self.status
+                            .subtask_ended(t.id.vertex, t.id.subtask, SubtaskState::Failed);
                     }
-                    TaskReport::Snapshot { id, kind, snapshot } => {
-                        let bytes: usize = snapshot
-                            .state
-                            .channels
-                            .iter()
-                            .flat_map(|c| &c.buffers)
-                            .map(Vec::len)
-                            .sum();
-                        *self.checkpoints.in_flight.entry(id).or_default() += bytes as u64;
-                        let destination = self.destination(id, kind);
-                        let _ = self.writer.send(WriteJob::TaskState {
-                            destination,
-                            file: task_file(task),
-                            id,
-                            task,
-                            attempt: self.attempt,
-                            snapshot,
-                        });
-                        Vec::new()
-                    }
-                    TaskReport::Decline { id, reason } => self
-                        .checkpoints
-                        .coordinator
-                        .handle(Event::Decline { id, task, reason }),
-                    TaskReport::Finished => {
-                        let now = self.now();
-                        self.checkpoints
-                            .coordinator
-                            .handle(Event::TaskFinished { task, now })
-                    }
-                };
-                self.apply(actions)
+                }
+                self.fail(TaskError::Remote {
+                    process,
+                    message: format!(
+                        "the process running the job's slots {slots:?} is gone: {reason}"
+                    ),
+                    retryable: false,
+                    consequence_of_cancellation: false,
+                });
+                self.check_ending()
             }
             MasterEvent::Written(WriteDone::TaskState {
                 id,
@@ -729,6 +709,141 @@ impl JobMaster {
         }
     }
 
+    /// A task's checkpoint report.
+    #[allow(clippy::type_complexity)]
+    fn task_report(
+        &mut self,
+        task: TaskId,
+        attempt: u32,
+        report: TaskReport,
+    ) -> Result<Option<Result<JobExecutionResult, JobError>>, JobError> {
+        if attempt != self.attempt || self.ending.is_some() {
+            return Ok(None);
+        }
+        let actions = match report {
+            // A late snapshot of an aborted checkpoint is not written.
+            TaskReport::Snapshot { id, .. } if !self.checkpoints.coordinator.is_pending(id) => {
+                Vec::new()
+            }
+            TaskReport::Snapshot { id, kind, snapshot } => {
+                let bytes: usize = snapshot
+                    .state
+                    .channels
+                    .iter()
+                    .flat_map(|c| &c.buffers)
+                    .map(Vec::len)
+                    .sum();
+                *self.checkpoints.in_flight.entry(id).or_default() += bytes as u64;
+                let destination = self.destination(id, kind);
+                let _ = self.writer.send(WriteJob::TaskState {
+                    destination,
+                    file: task_file(task),
+                    id,
+                    task,
+                    attempt: self.attempt,
+                    snapshot,
+                });
+                Vec::new()
+            }
+            TaskReport::Decline { id, reason } => self
+                .checkpoints
+                .coordinator
+                .handle(Event::Decline { id, task, reason }),
+            TaskReport::Finished => {
+                let now = self.now();
+                self.checkpoints
+                    .coordinator
+                    .handle(Event::TaskFinished { task, now })
+            }
+        };
+        self.apply(actions)
+    }
+
+    /// A message of the task executor `process`.
+    #[allow(clippy::type_complexity)]
+    fn on_executor_message(
+        &mut self,
+        process: u32,
+        message: ToMaster,
+    ) -> Result<Option<Result<JobExecutionResult, JobError>>, JobError> {
+        match message {
+            ToMaster::Hello { .. } | ToMaster::Bound { .. } => Ok(None),
+            ToMaster::Declined {
+                task,
+                attempt,
+                id,
+                reason,
+            } => {
+                let reason = match reason {
+                    None => runnel_checkpoint::DeclineReason::Subsumed,
+                    Some(m) => runnel_checkpoint::DeclineReason::Failed(m),
+                };
+                self.task_report(task.into(), attempt, TaskReport::Decline { id, reason })
+            }
+            ToMaster::Finished { task, attempt } => {
+                self.task_report(task.into(), attempt, TaskReport::Finished)
+            }
+            ToMaster::Written {
+                task,
+                attempt,
+                id,
+                in_flight_bytes,
+                result,
+            } => {
+                if attempt == self.attempt && self.checkpoints.coordinator.is_pending(id) {
+                    *self.checkpoints.in_flight.entry(id).or_default() += in_flight_bytes;
+                }
+                self.handle(MasterEvent::Written(WriteDone::TaskState {
+                    id,
+                    task: task.into(),
+                    attempt,
+                    result,
+                }))
+            }
+            ToMaster::Exited {
+                task,
+                attempt,
+                failure,
+            } => self.handle(MasterEvent::Exited {
+                task: task.into(),
+                attempt,
+                result: failure.map_or(Ok(()), |f| Err(f.into_error(process))),
+            }),
+            ToMaster::Counters {
+                attempt,
+                operators,
+                tasks,
+            } => {
+                if attempt != self.attempt {
+                    return Ok(None);
+                }
+                let counters = self
+                    .counters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                for o in operators {
+                    if let Some(c) = counters.get(&(o.node, o.subtask)) {
+                        c.records_in.mirror(o.records_in);
+                        c.records_out.mirror(o.records_out);
+                        c.late_records_dropped.mirror(o.late_records_dropped);
+                        if let Some(w) = o.output_watermark {
+                            c.output_watermark.set(w);
+                        }
+                    }
+                }
+                for t in tasks {
+                    let id = TaskId::from(t.task);
+                    if let Some(d) = self.tasks.iter().find(|d| d.id == id && d.remote.is_some()) {
+                        d.signal
+                            .mirror_blocked_nanos(t.idle_nanos, t.backpressured_nanos);
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
     /// Notes a restore from checkpoint `id` at `location`.
     fn record_restore(&self, id: CheckpointId, location: &str) {
         let now = self.now();
@@ -742,9 +857,21 @@ impl JobMaster {
     fn delete_incomplete(&mut self, id: CheckpointId) {
         self.checkpoints.in_flight.remove(&id);
         if let Some(destination) = self.checkpoints.destinations.remove(&id) {
+            self.discard_remote(id, &destination);
             let _ = self.writer.send(WriteJob::Delete {
                 destination,
                 id: Some(id),
+            });
+        }
+    }
+
+    /// Tells the task executors that checkpoint `id` goes away, so that they
+    /// release the files they wrote for it.
+    fn discard_remote(&self, id: CheckpointId, destination: &Destination) {
+        if let Some(f) = &self.followers {
+            f.broadcast(&ToExecutor::Discard {
+                id,
+                destination: destination.to_ref(),
             });
         }
     }
@@ -765,11 +892,13 @@ impl JobMaster {
             // Set when the savepoint was triggered; a fallback keeps it usable.
             Destination {
                 storage: self.checkpoints.storage.clone(),
+                base: None,
                 dir: format!("{}/savepoint-{}", self.checkpoints.root, id.0),
             }
         } else {
             Destination {
                 storage: self.checkpoints.storage.clone(),
+                base: None,
                 dir: format!("{}/chk-{}", self.checkpoints.root, id.0),
             }
         };
@@ -800,9 +929,14 @@ impl JobMaster {
                         );
                         match storage_for(&base, &s3_options(&self.job.config.s3)) {
                             Ok(storage) => {
-                                self.checkpoints
-                                    .destinations
-                                    .insert(barrier.id, Destination { storage, dir: name });
+                                self.checkpoints.destinations.insert(
+                                    barrier.id,
+                                    Destination {
+                                        storage,
+                                        base: Some(base),
+                                        dir: name,
+                                    },
+                                );
                                 self.checkpoints.replies.insert(barrier.id, reply);
                             }
                             // The savepoint is still taken, at the fallback
@@ -833,6 +967,15 @@ impl JobMaster {
                             failure: None,
                         })
                     });
+                    if self.followers.is_some() && self.announced.insert(barrier.id) {
+                        let destination = self.destination(barrier.id, barrier.kind).to_ref();
+                        if let Some(f) = &self.followers {
+                            f.broadcast(&ToExecutor::Checkpoint {
+                                id: barrier.id,
+                                destination,
+                            });
+                        }
+                    }
                     for t in &tasks {
                         self.post(*t, TaskControl::Trigger(barrier));
                     }
@@ -873,6 +1016,7 @@ impl JobMaster {
                 }
                 Action::Discard { id } => {
                     if let Some(destination) = self.checkpoints.completed.remove(&id) {
+                        self.discard_remote(id, &destination);
                         let _ = self.writer.send(WriteJob::Delete {
                             destination,
                             id: Some(id),
@@ -925,8 +1069,19 @@ impl JobMaster {
     }
 
     fn post(&self, task: TaskId, message: TaskControl) {
-        if let Some(t) = self.tasks.iter().find(|t| t.id == task) {
-            t.mailbox.post(message);
+        let Some(t) = self.tasks.iter().find(|t| t.id == task) else {
+            return;
+        };
+        match (t.remote, &self.followers) {
+            (Some(process), Some(f)) => f.send(
+                process,
+                &ToExecutor::Post {
+                    attempt: self.attempt,
+                    task: task.into(),
+                    control: message,
+                },
+            ),
+            _ => t.mailbox.post(message),
         }
     }
 
@@ -993,7 +1148,7 @@ impl JobMaster {
             kind,
             job_name: self.job_name.clone(),
             operators,
-            topology: self.topology(),
+            topology: restoring::topology(&self.job),
             tasks,
         }
     }
@@ -1001,6 +1156,11 @@ impl JobMaster {
     fn cancel_tasks(&self) {
         for t in &self.tasks {
             t.signal.cancel();
+        }
+        if let Some(f) = &self.followers {
+            f.broadcast(&ToExecutor::Cancel {
+                attempt: self.attempt,
+            });
         }
     }
 
@@ -1088,11 +1248,11 @@ impl JobMaster {
                     return Ok(Some(outcome));
                 }
                 self.attempt += 1;
-                let restored = match self.restore_after_failure() {
+                let (restored, source) = match self.restore_after_failure() {
                     Ok(r) => r,
                     Err(e) => return Ok(Some(Err(e))),
                 };
-                self.deploy(restored)?;
+                self.deploy(restored, source)?;
                 Ok(None)
             }
         }
@@ -1151,7 +1311,7 @@ impl JobMaster {
 }
 
 /// The file a task's state is written to.
-fn task_file(task: TaskId) -> String {
+pub(crate) fn task_file(task: TaskId) -> String {
     format!("task-{}-{}.state", task.vertex.0, task.subtask)
 }
 
@@ -1227,7 +1387,7 @@ fn upstream_tasks(plan: &runnel_plan::Plan) -> BTreeMap<TaskId, Vec<TaskId>> {
     upstream
 }
 
-fn channel_capacities(job: &ExecutableJob) -> Vec<(ChannelId, usize)> {
+pub(crate) fn channel_capacities(job: &ExecutableJob) -> Vec<(ChannelId, usize)> {
     let plan = &job.plan;
     let mut gate_sizes: HashMap<(JobVertexId, u32, u8), usize> = HashMap::new();
     for edge in &plan.execution_graph.edges {
@@ -1256,15 +1416,4 @@ fn channel_capacities(job: &ExecutableJob) -> Vec<(ChannelId, usize)> {
         }
     }
     out
-}
-
-/// The `s3.*` settings as the checkpoint storage takes them.
-fn s3_options(s3: &S3Config) -> S3Options {
-    S3Options {
-        endpoint: s3.endpoint.clone(),
-        access_key: s3.access_key.clone(),
-        secret_key: s3.secret_key.clone(),
-        region: s3.region.clone(),
-        path_style_access: s3.path_style_access,
-    }
 }

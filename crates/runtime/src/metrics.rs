@@ -18,6 +18,11 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Takes over the count of an operator running in another process.
+    pub(crate) fn mirror(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
 }
 
 /// The last watermark an operator emitted (Flink's `currentOutputWatermark`),

@@ -28,10 +28,21 @@ use std::thread::JoinHandle;
 #[derive(Clone)]
 pub(crate) struct Destination {
     pub(crate) storage: Arc<dyn CheckpointStorage>,
+    /// Where `storage` is, if it is not the job's checkpoint storage (a
+    /// savepoint directory).
+    pub(crate) base: Option<std::path::PathBuf>,
     pub(crate) dir: String,
 }
 
 impl Destination {
+    /// The directory as other processes of the job name it.
+    pub(crate) fn to_ref(&self) -> crate::restoring::DestinationRef {
+        crate::restoring::DestinationRef {
+            base: self.base.clone(),
+            dir: self.dir.clone(),
+        }
+    }
+
     pub(crate) fn path(&self, file: &str) -> String {
         join_path(&self.dir, file)
     }
@@ -249,6 +260,7 @@ mod tests {
         let storage = MemoryStorage::new();
         let at = |id: u64| Destination {
             storage: Arc::new(storage.clone()),
+            base: None,
             dir: format!("job/chk-{id}"),
         };
         let mut registry = SharedStateRegistry::new();

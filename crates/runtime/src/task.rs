@@ -170,5 +170,9 @@ pub(crate) fn is_consequence_of_cancellation(e: &TaskError) -> bool {
                 source: NetworkError::Cancelled(_) | NetworkError::ReceiverClosed(_),
                 ..
             }
+            | TaskError::Remote {
+                consequence_of_cancellation: true,
+                ..
+            }
     )
 }
