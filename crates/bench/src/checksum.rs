@@ -2,6 +2,7 @@
 //! parallel checksum sink.
 
 use crate::bid::{GAMMA, mix64};
+use crate::spool;
 use crate::timing::JobTimer;
 use runnel::prelude::{BoxError, SinkContext, TwoPhaseCommitSink};
 use std::collections::HashSet;
@@ -84,10 +85,26 @@ impl SharedTotals {
         if guard.1.insert(id) {
             guard.0.merge(part);
         }
+        // A repeated commit rewrites the same file.
+        if let Some(dir) = spool::dir() {
+            let text = format!("{} {}", part.records, part.checksum);
+            spool::write(dir, &format!("txn-{id:016x}"), &text);
+        }
     }
 
-    /// The sum of the partial results added so far.
+    /// The sum of the partial results added so far; with a spool, those of
+    /// every process of the job.
     pub fn get(&self) -> Totals {
+        if let Some(dir) = spool::dir() {
+            let mut totals = Totals::default();
+            for text in spool::read(dir, "txn-") {
+                let mut fields = text.split_whitespace().map(str::parse::<u64>);
+                if let (Some(Ok(records)), Some(Ok(checksum))) = (fields.next(), fields.next()) {
+                    totals.merge(Totals { records, checksum });
+                }
+            }
+            return totals;
+        }
         self.0.lock().unwrap_or_else(|e| e.into_inner()).0
     }
 }
@@ -133,10 +150,11 @@ pub struct PartialTotals {
     checksum: u64,
 }
 
-/// A process-unique transaction id.
+/// A transaction id unique among the processes of a job (the process id in
+/// the high bits).
 fn next_transaction_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    (u64::from(std::process::id()) << 32) | NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl<T, F: Fn(&T) -> u64 + Send + 'static> TwoPhaseCommitSink<T> for ChecksumSink<F> {

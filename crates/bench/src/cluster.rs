@@ -19,6 +19,12 @@ use std::time::{Duration, Instant};
 /// How long a cluster run may take.
 const TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// Where the processes of a cluster run whose result goes to `result_file`
+/// spool their partial results.
+pub fn spool_dir(result_file: &Path) -> std::path::PathBuf {
+    result_file.with_extension("spool")
+}
+
 /// What the attempt writes to the result file: the RESULT line, then `ok` or
 /// the failed check.
 pub fn write_result(path: &Path, line: &str, failure: Option<&str>) -> Result<()> {
@@ -65,6 +71,7 @@ pub fn run(jobmanager: &str, slots: u32, workload: &str) -> Result<ExitCode> {
     let result_file =
         std::env::temp_dir().join(format!("runnel-bench-result-{}", std::process::id()));
     let _ = std::fs::remove_file(&result_file);
+    let _ = std::fs::remove_dir_all(spool_dir(&result_file));
     let mut args: Vec<String> = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -112,6 +119,7 @@ pub fn run(jobmanager: &str, slots: u32, workload: &str) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&result_file)
         .with_context(|| format!("the attempt wrote no result to {}", result_file.display()))?;
     let _ = std::fs::remove_file(&result_file);
+    let _ = std::fs::remove_dir_all(spool_dir(&result_file));
     let mut lines = text.lines();
     let line = lines.next().unwrap_or_default();
     println!("{line} jobmanager={jobmanager}");

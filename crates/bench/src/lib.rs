@@ -10,10 +10,12 @@
 //! * [`timing`]: in-job time, measured inside the job.
 //! * [`workloads`]: one module per workload.
 //! * [`report`]: the `RESULT` line and the correctness check.
+//! * [`spool`]: results of a job spread over several processes.
 
 pub mod bid;
 pub mod checksum;
 pub mod cluster;
 pub mod report;
+pub mod spool;
 pub mod timing;
 pub mod workloads;

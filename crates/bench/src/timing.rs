@@ -1,6 +1,7 @@
 //! In-job time (WORKLOADS.md §2): from the first bid generated at the earliest
 //! source subtask to the moment the last sink subtask has seen end of input.
 
+use crate::spool;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,15 @@ impl JobTimer {
 
     /// Marks the start, unless an earlier call has.
     pub fn mark_start(&self) {
-        self.start.get_or_init(Instant::now);
+        let mut first = false;
+        self.start.get_or_init(|| {
+            first = true;
+            Instant::now()
+        });
+        if first && let Some(dir) = spool::dir() {
+            let name = format!("start-{}", std::process::id());
+            spool::write(dir, &name, &spool::now_nanos().to_string());
+        }
     }
 
     /// Marks an end; the job's end is the latest one marked.
@@ -31,10 +40,28 @@ impl JobTimer {
         let now = Instant::now();
         let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
         *end = Some(end.map_or(now, |e| e.max(now)));
+        if let Some(dir) = spool::dir() {
+            let name = format!("end-{}", std::process::id());
+            spool::write(dir, &name, &spool::now_nanos().to_string());
+        }
     }
 
-    /// The time between the start and the latest end (zero if either is missing).
+    /// The time between the start and the latest end (zero if either is
+    /// missing); with a spool, over every process of the job.
     pub fn elapsed(&self) -> Duration {
+        if let Some(dir) = spool::dir() {
+            let times = |prefix| {
+                spool::read(dir, prefix)
+                    .iter()
+                    .filter_map(|t| t.trim().parse::<u128>().ok())
+                    .collect::<Vec<_>>()
+            };
+            let (starts, ends) = (times("start-"), times("end-"));
+            return match (starts.iter().min(), ends.iter().max()) {
+                (Some(s), Some(e)) if e > s => Duration::from_nanos((e - s) as u64),
+                _ => Duration::ZERO,
+            };
+        }
         let end = *self.end.lock().unwrap_or_else(|e| e.into_inner());
         match (self.start.get(), end) {
             (Some(s), Some(e)) => e.saturating_duration_since(*s),

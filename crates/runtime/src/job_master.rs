@@ -149,6 +149,10 @@ pub(crate) struct JobMaster {
     deferred: VecDeque<MasterEvent>,
     /// Checkpoints whose destination the task executors know.
     announced: HashSet<CheckpointId>,
+    /// The current attempt's transport, kept until the attempt is over: a
+    /// task's output may still be on its way to another process after the
+    /// task (and every other task of this process) ended.
+    transport: Option<Arc<dyn Transport>>,
 }
 
 impl JobMaster {
@@ -254,6 +258,7 @@ impl JobMaster {
             followers: None,
             deferred: VecDeque::new(),
             announced: HashSet::new(),
+            transport: None,
         })
     }
 
@@ -361,7 +366,9 @@ impl JobMaster {
     fn deploy(&mut self, restored: RestoredJob, source: RestoreSource) -> Result<(), JobError> {
         let job = self.job.clone();
         let plan = &job.plan;
-        let transport = self.transport(source)?;
+        self.transport = None;
+        let transport = self.bind_transport(source)?;
+        self.transport = Some(transport.clone());
         let counters = Arc::new(new_counters(&job));
         *self.counters.lock().unwrap_or_else(|e| e.into_inner()) = counters.clone();
         let attempt = self.attempt;
@@ -435,7 +442,7 @@ impl JobMaster {
     /// The transport of a new attempt: in memory, or (cluster mode) TCP
     /// between this process and the task executors, which then deploy their
     /// tasks of the attempt from `source`.
-    fn transport(&mut self, source: RestoreSource) -> Result<Arc<dyn Transport>, JobError> {
+    fn bind_transport(&mut self, source: RestoreSource) -> Result<Arc<dyn Transport>, JobError> {
         let Some(followers) = &self.followers else {
             return Ok(Arc::new(LocalTransport::new(channel_capacities(&self.job))));
         };
