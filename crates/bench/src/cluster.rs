@@ -108,7 +108,21 @@ pub fn run(jobmanager: &str, slots: u32, workload: &str) -> Result<ExitCode> {
         match job.state.as_str() {
             "FINISHED" => break,
             "FAILED" | "CANCELED" => {
-                bail!("the cluster job {} ended {}", submitted.jobid, job.state)
+                let why = call(
+                    addr,
+                    Method::Get,
+                    &format!("/jobs/{}/exceptions", submitted.jobid),
+                    None,
+                )
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|e| e["root-exception"].as_str().map(str::to_string))
+                .unwrap_or_default();
+                bail!(
+                    "the cluster job {} ended {}: {why}",
+                    submitted.jobid,
+                    job.state
+                )
             }
             _ if start.elapsed() > TIMEOUT => {
                 bail!("the cluster job did not finish in {TIMEOUT:?}")
