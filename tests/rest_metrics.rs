@@ -60,6 +60,24 @@ fn a_slow_sink_makes_its_upstream_report_high_backpressure() {
     let ms: u64 = metrics[0]["value"].as_str().unwrap().parse().unwrap();
     assert!(ms > 500, "{metrics}");
 
+    // The channel between them is full: the sink's input buffers and the
+    // upstream's output buffers are all in use (Flink's buffer usage gauges).
+    let usage = |vertex: &str, name: &str| -> f64 {
+        let m = get(
+            addr,
+            &format!("/jobs/{jid}/vertices/{vertex}/metrics?get={name}"),
+        );
+        m[0]["value"].as_str().unwrap().parse().unwrap()
+    };
+    wait_for("full buffers", || {
+        (usage(sink, "buffers.inPoolUsage") > 0.5 && usage(upstream, "buffers.outPoolUsage") > 0.5)
+            .then_some(())
+    });
+    assert!(
+        usage(upstream, "buffers.inPoolUsage") < 0.5,
+        "a source has no input"
+    );
+
     client.cancel();
     assert!(client.wait().is_err());
 }

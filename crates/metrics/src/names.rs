@@ -35,3 +35,7 @@ pub const LAST_CHECKPOINT_DURATION: &str = "lastCheckpointDuration";
 pub const LAST_CHECKPOINT_SIZE: &str = "lastCheckpointSize";
 /// How many times a job restarted.
 pub const NUM_RESTARTS: &str = "numRestarts";
+/// Buffers in use over the capacity of a task's input channels (0 to 1).
+pub const IN_POOL_USAGE: &str = "buffers.inPoolUsage";
+/// Buffers in use over the capacity of a task's output channels (0 to 1).
+pub const OUT_POOL_USAGE: &str = "buffers.outPoolUsage";

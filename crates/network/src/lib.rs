@@ -21,4 +21,6 @@ pub use error::NetworkError;
 pub use local::LocalTransport;
 pub use signal::TaskSignal;
 pub use tcp::{ChannelLocation, PROTOCOL_VERSION, TcpTransport};
-pub use transport::{ChannelId, ChannelMessage, InputChannel, OutputChannel, Transport};
+pub use transport::{
+    ChannelId, ChannelMessage, ChannelUsage, InputChannel, OutputChannel, Transport,
+};

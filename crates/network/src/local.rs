@@ -7,7 +7,8 @@
 //! producer for reuse.
 
 use crate::{
-    ChannelId, ChannelMessage, InputChannel, NetworkError, OutputChannel, TaskSignal, Transport,
+    ChannelId, ChannelMessage, ChannelUsage, InputChannel, NetworkError, OutputChannel, TaskSignal,
+    Transport,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -63,6 +64,20 @@ impl Transport for LocalTransport {
         Ok(Box::new(LocalInput {
             channel: ch.clone(),
         }))
+    }
+
+    fn buffer_usage(&self) -> Vec<ChannelUsage> {
+        self.channels
+            .values()
+            .map(|ch| {
+                let fill = (ch.queued.load(Ordering::Relaxed), ch.capacity);
+                ChannelUsage {
+                    id: ch.id,
+                    input: Some(fill),
+                    output: Some(fill),
+                }
+            })
+            .collect()
     }
 }
 
@@ -239,6 +254,29 @@ mod tests {
             producer: 0,
             consumer: 0,
         }
+    }
+
+    #[test]
+    fn buffer_usage_is_the_queue_over_the_capacity_at_both_ends() {
+        let t = LocalTransport::new([(id(), 4)]);
+        let (ps, cs) = (Arc::new(TaskSignal::new()), Arc::new(TaskSignal::new()));
+        let mut out = t.open_output(id(), ps).unwrap();
+        let mut inp = t.open_input(id(), cs).unwrap();
+        for _ in 0..3 {
+            let b = out.take_buffer(8);
+            out.send(ChannelMessage::Buffer(b)).unwrap();
+        }
+        let usage = |t: &LocalTransport| t.buffer_usage()[0];
+        assert_eq!(
+            usage(&t),
+            ChannelUsage {
+                id: id(),
+                input: Some((3, 4)),
+                output: Some((3, 4))
+            }
+        );
+        inp.try_recv().unwrap();
+        assert_eq!(usage(&t).input, Some((2, 4)));
     }
 
     #[test]

@@ -44,8 +44,8 @@
 //! the peer, is available from [`TcpTransport::peer_error`].
 
 use crate::{
-    ChannelId, ChannelMessage, InputChannel, LocalTransport, NetworkError, OutputChannel,
-    TaskSignal, Transport,
+    ChannelId, ChannelMessage, ChannelUsage, InputChannel, LocalTransport, NetworkError,
+    OutputChannel, TaskSignal, Transport,
 };
 use runnel_types::{BarrierAlignment, CheckpointBarrier, CheckpointId, SnapshotKind};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -265,11 +265,31 @@ impl Transport for TcpTransport {
         conn.grant(id, self.inner.capacity as u32);
         Ok(Box::new(TcpInput { chan }))
     }
+
+    fn buffer_usage(&self) -> Vec<ChannelUsage> {
+        let capacity = self.inner.capacity;
+        let mut usage = self.inner.local.buffer_usage();
+        for chan in lock(&self.inner.inputs).values() {
+            usage.push(ChannelUsage {
+                id: chan.id,
+                input: Some((chan.queued.load(Ordering::Relaxed), chan.capacity)),
+                output: None,
+            });
+        }
+        for chan in lock(&self.inner.outputs).values() {
+            let credits = lock(&chan.state).credits;
+            usage.push(ChannelUsage {
+                id: chan.id,
+                input: None,
+                output: Some((capacity.saturating_sub(credits), capacity)),
+            });
+        }
+        usage
+    }
 }
 
 /// The error a channel reports when its connection failed. The detailed reason,
 /// naming the peer, is kept by the transport ([`TcpTransport::peer_error`]).
-// TODO(cluster): a dedicated `NetworkError` variant carrying the peer and reason.
 fn link_error(id: ChannelId, peer: SocketAddr, reason: &str) -> NetworkError {
     NetworkError::Link {
         channel: id,

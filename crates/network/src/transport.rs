@@ -82,4 +82,23 @@ pub trait Transport: Send + Sync {
         id: ChannelId,
         consumer: Arc<TaskSignal>,
     ) -> Result<Box<dyn InputChannel>, NetworkError>;
+
+    /// How full the channels with an end in this process are, for buffer
+    /// usage metrics (read by a sampler, not by tasks).
+    fn buffer_usage(&self) -> Vec<ChannelUsage> {
+        Vec::new()
+    }
+}
+
+/// The fill of one channel's ends in this process: buffers in use and the
+/// channel's capacity, at the receiving end (queued for the consumer) and at
+/// the sending end (sent and not yet consumed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelUsage {
+    /// The channel.
+    pub id: ChannelId,
+    /// `(in use, capacity)` of the receiving end, if it is in this process.
+    pub input: Option<(usize, usize)>,
+    /// `(in use, capacity)` of the sending end, if it is in this process.
+    pub output: Option<(usize, usize)>,
 }

@@ -434,7 +434,8 @@ impl JobMaster {
             }
         }
         let now = self.now();
-        self.status.deployed(self.attempt, counters, probes, now);
+        self.status
+            .deployed(self.attempt, counters, probes, ctx.transport.clone(), now);
         self.status.set_state(JobState::Running, now);
         Ok(())
     }
@@ -844,6 +845,7 @@ impl JobMaster {
                     if let Some(d) = self.tasks.iter().find(|d| d.id == id && d.remote.is_some()) {
                         d.signal
                             .mirror_blocked_nanos(t.idle_nanos, t.backpressured_nanos);
+                        self.status.mirror_buffers(id.vertex, id.subtask, t.buffers);
                     }
                 }
                 Ok(None)

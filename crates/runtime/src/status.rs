@@ -9,9 +9,10 @@
 //! REST API and the metrics reporters of the JobManager read these snapshots.
 
 use crate::environment::{CounterRegistry, ExecutableJob};
-use runnel_network::TaskSignal;
+use runnel_network::{ChannelUsage, TaskSignal, Transport};
 use runnel_types::JobVertexId;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -74,6 +75,58 @@ pub struct TaskTimeRatios {
     pub busy: f64,
 }
 
+/// How full a subtask's network buffers are (Flink's `buffers.inPoolUsage`
+/// and `buffers.outPoolUsage`): buffers in use over the capacity of its
+/// input channels and of its output channels, 0 to 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct BufferUsage {
+    /// Of the input channels (queued for the subtask).
+    pub in_pool_usage: f64,
+    /// Of the output channels (sent and not yet consumed downstream).
+    pub out_pool_usage: f64,
+}
+
+/// The buffer usage of every task with channels in `usage` (of `job`'s
+/// transport in one process).
+pub(crate) fn buffer_usage(
+    job: &ExecutableJob,
+    usage: &[ChannelUsage],
+) -> HashMap<(JobVertexId, u32), BufferUsage> {
+    let mut fill: HashMap<(JobVertexId, u32), [usize; 4]> = HashMap::new();
+    let edges = &job.plan.job_graph.edges;
+    for u in usage {
+        let Some(edge) = edges.get(u.id.job_edge as usize) else {
+            continue;
+        };
+        if let Some((used, capacity)) = u.input {
+            let f = fill.entry((edge.target, u.id.consumer)).or_default();
+            f[0] += used;
+            f[1] += capacity;
+        }
+        if let Some((used, capacity)) = u.output {
+            let f = fill.entry((edge.source, u.id.producer)).or_default();
+            f[2] += used;
+            f[3] += capacity;
+        }
+    }
+    let ratio = |used: usize, capacity: usize| {
+        if capacity == 0 {
+            0.0
+        } else {
+            (used as f64 / capacity as f64).clamp(0.0, 1.0)
+        }
+    };
+    fill.into_iter()
+        .map(|(task, f)| {
+            let usage = BufferUsage {
+                in_pool_usage: ratio(f[0], f[1]),
+                out_pool_usage: ratio(f[2], f[3]),
+            };
+            (task, usage)
+        })
+        .collect()
+}
+
 /// One subtask of a vertex.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubtaskStatus {
@@ -97,6 +150,9 @@ pub struct SubtaskStatus {
     pub busy_ms: u64,
     /// The ratios of the last sample.
     pub ratios: TaskTimeRatios,
+    /// Its network buffers at the last sample.
+    #[serde(default)]
+    pub buffers: BufferUsage,
     /// The counters of each operator of the chain, head first.
     pub operators: Vec<OperatorMetrics>,
 }
@@ -266,6 +322,10 @@ struct Board {
     counters: Arc<CounterRegistry>,
     job: Arc<ExecutableJob>,
     probes: Vec<TaskProbe>,
+    /// The attempt's transport in this process, for buffer usage.
+    transport: Option<Arc<dyn Transport>>,
+    /// Buffer usage reported by other processes of the job.
+    remote_buffers: HashMap<(JobVertexId, u32), BufferUsage>,
 }
 
 impl std::fmt::Debug for JobStatusBoard {
@@ -338,6 +398,8 @@ impl JobStatusBoard {
                 counters: Arc::new(CounterRegistry::new()),
                 job,
                 probes: Vec::new(),
+                transport: None,
+                remote_buffers: HashMap::new(),
             }),
         }
     }
@@ -418,10 +480,13 @@ impl JobStatusBoard {
         attempt: u32,
         counters: Arc<CounterRegistry>,
         tasks: Vec<(JobVertexId, u32, Arc<TaskSignal>)>,
+        transport: Arc<dyn Transport>,
         now: i64,
     ) {
         let mut board = self.board();
         board.counters = counters;
+        board.transport = Some(transport);
+        board.remote_buffers.clear();
         board.status.restarts = attempt;
         for v in &mut board.status.vertices {
             v.subtasks = (0..v.parallelism)
@@ -436,6 +501,7 @@ impl JobStatusBoard {
                     idle_ms: 0,
                     busy_ms: 0,
                     ratios: TaskTimeRatios::default(),
+                    buffers: BufferUsage::default(),
                     operators: Vec::new(),
                 })
                 .collect();
@@ -453,6 +519,11 @@ impl JobStatusBoard {
                 }
             })
             .collect();
+    }
+
+    /// Takes the buffer usage of a subtask running in another process.
+    pub(crate) fn mirror_buffers(&self, vertex: JobVertexId, subtask: u32, usage: BufferUsage) {
+        self.board().remote_buffers.insert((vertex, subtask), usage);
     }
 
     /// A subtask ended (`ok`: finished, else failed or cancelled).
@@ -495,8 +566,16 @@ impl JobStatusBoard {
     /// last sample.
     pub(crate) fn sample(&self, every: Duration) {
         let mut board = self.board();
-        let Board { probes, status, .. } = &mut *board;
+        let Board {
+            probes,
+            status,
+            job,
+            transport,
+            remote_buffers,
+            ..
+        } = &mut *board;
         let now = Instant::now();
+        let mut buffers: Option<HashMap<(JobVertexId, u32), BufferUsage>> = None;
         for p in probes.iter_mut() {
             let elapsed = now.duration_since(p.last.0);
             if elapsed < every {
@@ -524,6 +603,18 @@ impl JobStatusBoard {
                 s.busy_ms =
                     (lived.as_millis() as u64).saturating_sub(s.idle_ms + s.backpressured_ms);
                 s.ratios = ratios;
+                let usage = buffers.get_or_insert_with(|| {
+                    let mut all = transport
+                        .as_ref()
+                        .map(|t| buffer_usage(job, &t.buffer_usage()))
+                        .unwrap_or_default();
+                    all.extend(remote_buffers.iter().map(|(k, v)| (*k, *v)));
+                    all
+                });
+                s.buffers = usage
+                    .get(&(JobVertexId(p.vertex as u32), p.subtask as u32))
+                    .copied()
+                    .unwrap_or_default();
             }
         }
     }

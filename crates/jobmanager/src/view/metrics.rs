@@ -6,8 +6,8 @@ use super::round3;
 use runnel_metrics::BackPressureLevel;
 use runnel_metrics::names::{
     BACK_PRESSURED_TIME_MS_PER_SECOND, BUSY_TIME_MS_PER_SECOND, IDLE_TIME_MS_PER_SECOND,
-    LAST_CHECKPOINT_DURATION, LAST_CHECKPOINT_SIZE, NUM_RECORDS_IN, NUM_RECORDS_OUT, NUM_RESTARTS,
-    NUMBER_OF_COMPLETED_CHECKPOINTS, NUMBER_OF_FAILED_CHECKPOINTS,
+    IN_POOL_USAGE, LAST_CHECKPOINT_DURATION, LAST_CHECKPOINT_SIZE, NUM_RECORDS_IN, NUM_RECORDS_OUT,
+    NUM_RESTARTS, NUMBER_OF_COMPLETED_CHECKPOINTS, NUMBER_OF_FAILED_CHECKPOINTS, OUT_POOL_USAGE,
 };
 use runnel_runtime::status::{
     CheckpointState, JobState, JobStatus, SubtaskStatus, TaskTimeRatios, VertexStatus,
@@ -80,9 +80,36 @@ pub(crate) struct MetricValue {
     value: Option<String>,
 }
 
+/// A metric's value: a count or time, or a ratio (0 to 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum MetricNumber {
+    Int(i64),
+    Ratio(f64),
+}
+
+impl std::fmt::Display for MetricNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricNumber::Int(n) => write!(f, "{n}"),
+            MetricNumber::Ratio(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+/// Flink's task-level buffer usage gauges of one subtask.
+pub(crate) fn buffer_metrics(s: &SubtaskStatus) -> [(&'static str, f64); 2] {
+    [
+        (IN_POOL_USAGE, s.buffers.in_pool_usage),
+        (OUT_POOL_USAGE, s.buffers.out_pool_usage),
+    ]
+}
+
 /// Without `get`: every available id. With `get=a,b`: the values of the ids
 /// asked for that exist, in the order asked (unknown ids are left out, as Flink).
-pub(crate) fn select(all: Vec<(String, i64)>, get: Option<&str>) -> Vec<MetricValue> {
+pub(crate) fn select<V: std::fmt::Display>(
+    all: Vec<(String, V)>,
+    get: Option<&str>,
+) -> Vec<MetricValue> {
     match get {
         None => all
             .into_iter()
@@ -133,27 +160,39 @@ pub(crate) fn subtask_metrics(s: &SubtaskStatus) -> [(&'static str, i64); 8] {
 }
 
 /// The metrics of a vertex: totals of records over its subtasks and the
-/// highest time per second of any subtask, then each subtask's as
-/// `<subtask>.<name>`.
-pub(crate) fn vertex_metrics(v: &VertexStatus) -> Vec<(String, i64)> {
+/// highest time per second and buffer usage of any subtask, then each
+/// subtask's as `<subtask>.<name>`.
+pub(crate) fn vertex_metrics(v: &VertexStatus) -> Vec<(String, MetricNumber)> {
+    use MetricNumber::{Int, Ratio};
     let per_subtask: Vec<_> = v.subtasks.iter().map(subtask_metrics).collect();
+    let buffers: Vec<_> = v.subtasks.iter().map(buffer_metrics).collect();
     let column = |i: usize| per_subtask.iter().map(move |m| m[i].1);
     let mut all = vec![
-        (NUM_RECORDS_IN.to_string(), column(0).sum()),
-        (NUM_RECORDS_OUT.to_string(), column(1).sum()),
+        (NUM_RECORDS_IN.to_string(), Int(column(0).sum())),
+        (NUM_RECORDS_OUT.to_string(), Int(column(1).sum())),
     ];
     for (i, name) in [
         (2, BACK_PRESSURED_TIME_MS_PER_SECOND),
         (3, IDLE_TIME_MS_PER_SECOND),
         (4, BUSY_TIME_MS_PER_SECOND),
     ] {
-        all.push((name.to_string(), column(i).max().unwrap_or(0)));
+        all.push((name.to_string(), Int(column(i).max().unwrap_or(0))));
     }
-    for (s, metrics) in v.subtasks.iter().zip(&per_subtask) {
+    for (i, name) in [(0, IN_POOL_USAGE), (1, OUT_POOL_USAGE)] {
+        let highest = buffers.iter().map(|b| b[i].1).fold(0.0, f64::max);
+        all.push((name.to_string(), Ratio(highest)));
+    }
+    for ((s, metrics), buffers) in v.subtasks.iter().zip(&per_subtask).zip(&buffers) {
+        let subtask = s.subtask;
         all.extend(
             metrics
                 .iter()
-                .map(|(name, value)| (format!("{}.{name}", s.subtask), *value)),
+                .map(|(name, value)| (format!("{subtask}.{name}"), Int(*value))),
+        );
+        all.extend(
+            buffers
+                .iter()
+                .map(|(name, value)| (format!("{subtask}.{name}"), Ratio(*value))),
         );
     }
     all
@@ -214,6 +253,7 @@ pub(crate) fn job_metrics(job: &JobStatus, now: i64) -> Vec<(&'static str, i64)>
 mod tests {
     use super::*;
     use crate::view::tests::status;
+    use runnel_runtime::status::BufferUsage;
     use serde_json::json;
 
     fn with_ratios(ratios: &[(f64, f64, f64)]) -> VertexStatus {
@@ -231,6 +271,10 @@ mod tests {
                     backpressured,
                     idle,
                     busy,
+                };
+                s.buffers = BufferUsage {
+                    in_pool_usage: idle,
+                    out_pool_usage: busy,
                 };
                 s
             })
@@ -281,7 +325,12 @@ mod tests {
     fn vertex_metrics_total_records_and_take_the_highest_times() {
         let v = with_ratios(&[(0.25, 0.5, 0.25), (0.75, 0.0, 0.25)]);
         let all = vertex_metrics(&v);
-        let value = |id: &str| all.iter().find(|(k, _)| k == id).map(|(_, v)| *v);
+        let value = |id: &str| {
+            all.iter().find(|(k, _)| k == id).map(|(_, v)| match v {
+                MetricNumber::Int(n) => *n,
+                MetricNumber::Ratio(r) => (r * 1000.0) as i64,
+            })
+        };
         assert_eq!(value("numRecordsIn"), Some(14));
         assert_eq!(value("numRecordsOut"), Some(14));
         assert_eq!(value("backPressuredTimeMsPerSecond"), Some(750));
@@ -290,7 +339,9 @@ mod tests {
         assert_eq!(value("1.backPressuredTimeMsPerSecond"), Some(750));
         assert_eq!(value("0.numRecordsIn"), Some(7));
         assert_eq!(value("0.accumulatedIdleTimeMs"), Some(20));
-        assert_eq!(all.len(), 5 + 2 * 8);
+        assert_eq!(value("buffers.inPoolUsage"), Some(500));
+        assert_eq!(value("1.buffers.outPoolUsage"), Some(250));
+        assert_eq!(all.len(), 7 + 2 * 10);
     }
 
     #[test]

@@ -181,6 +181,7 @@ pub(crate) mod tests {
             idle_ms: 20,
             busy_ms: 30,
             ratios: TaskTimeRatios::default(),
+            buffers: Default::default(),
             operators: Vec::new(),
         }
     }

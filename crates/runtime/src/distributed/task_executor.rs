@@ -14,8 +14,9 @@ use crate::executor::{JobExecutionResult, OperatorResult};
 use crate::job_master::operator_totals;
 use crate::restoring::{self, DestinationRef};
 use crate::snapshot_writer::{self, Destination, WriteDone, WriteJob, WriteQueue};
+use crate::status::buffer_usage;
 use runnel_checkpoint::{CheckpointStorage, DeclineReason, TaskId};
-use runnel_network::TcpTransport;
+use runnel_network::{TcpTransport, Transport};
 use runnel_types::CheckpointId;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufReader, BufWriter};
@@ -498,6 +499,11 @@ impl Executor {
     fn send_counters(&mut self, only: Option<TaskId>) {
         let mut operators = Vec::new();
         let mut tasks = Vec::new();
+        let buffers = self
+            .transport
+            .as_ref()
+            .map(|t| buffer_usage(&self.job, &t.buffer_usage()))
+            .unwrap_or_default();
         for t in &self.tasks {
             if only.is_some_and(|o| o != t.id) {
                 continue;
@@ -520,6 +526,10 @@ impl Executor {
                 task: WireTask::from(t.id),
                 idle_nanos,
                 backpressured_nanos,
+                buffers: buffers
+                    .get(&(t.id.vertex, t.id.subtask))
+                    .copied()
+                    .unwrap_or_default(),
             });
         }
         if operators.is_empty() && tasks.is_empty() {

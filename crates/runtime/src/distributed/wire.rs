@@ -6,6 +6,7 @@
 use crate::checkpointing::TaskControl;
 use crate::error::TaskError;
 use crate::restoring::{DestinationRef, RestoreSource};
+use crate::status::BufferUsage;
 use runnel_checkpoint::TaskId;
 use runnel_types::{CheckpointId, JobVertexId, NodeId};
 use serde::de::DeserializeOwned;
@@ -118,12 +119,13 @@ pub(crate) struct OperatorCount {
     pub(crate) output_watermark: Option<i64>,
 }
 
-/// The busy accounting of one task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The busy accounting and buffer usage of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TaskTimes {
     pub(crate) task: WireTask,
     pub(crate) idle_nanos: u64,
     pub(crate) backpressured_nanos: u64,
+    pub(crate) buffers: BufferUsage,
 }
 
 /// From a task executor to the leader.
