@@ -55,6 +55,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "runnel-jobmanager",
         &[
+            "runnel-types",
             "runnel-runtime",
             "runnel-rest",
             "runnel-webui",

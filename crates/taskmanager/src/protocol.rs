@@ -19,6 +19,7 @@ use crate::TaskManagerError;
 use crate::hardware::Hardware;
 use crate::session::Outcome;
 use runnel_rest::{Method, RestError, client};
+use runnel_types::content_hash::blob_key;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -202,7 +203,17 @@ impl JobManager {
             self.bearer_token.as_deref(),
         );
         match answer {
-            Ok((200, _, bytes)) => Ok(bytes),
+            Ok((200, _, bytes)) => {
+                let got = blob_key(&bytes);
+                if got == hash {
+                    Ok(bytes)
+                } else {
+                    Err(FetchError::Corrupt {
+                        expected: hash.to_string(),
+                        got,
+                    })
+                }
+            }
             Ok((status, _, body)) => Err(FetchError::Status {
                 status,
                 message: message(&body),
@@ -257,6 +268,9 @@ pub(crate) enum FetchError {
     /// No answer (unreachable, a broken connection, a body over 1 GiB).
     #[error(transparent)]
     Request(RestError),
+    /// The bytes fetched are not the blob asked for (their hash differs).
+    #[error("the blob fetched hashes to {got}, not {expected}")]
+    Corrupt { expected: String, got: String },
 }
 
 /// The orders of a heartbeat's `200` answer; none (logged) if it is not JSON
@@ -392,6 +406,43 @@ mod tests {
                 {"jobId": "j", "attempt": 1, "running": false, "exitCode": 3},
             ]})
         );
+    }
+
+    /// A server answering every request with `body` (once per connection).
+    fn serving(body: &'static [u8]) -> std::net::SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(body);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_fetched_blob_must_hash_to_its_key() {
+        let jm = JobManager {
+            address: serving(b"\x7fELF the binary"),
+            bearer_token: None,
+        };
+        let key = blob_key(b"\x7fELF the binary");
+        assert_eq!(jm.blob(&key).unwrap(), b"\x7fELF the binary");
+        let other = blob_key(b"another binary");
+        match jm.blob(&other) {
+            Err(FetchError::Corrupt { expected, got }) => {
+                assert_eq!((expected, got), (other, key));
+            }
+            answer => panic!("{answer:?}"),
+        }
     }
 
     #[test]

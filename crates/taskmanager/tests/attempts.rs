@@ -72,9 +72,18 @@ impl FakeJobManager {
         FakeJobManager { state, server }
     }
 
-    fn add_blob(&self, hash: &str, script: &str) {
+    /// Serves `script` under its blob key; returns the key.
+    fn add_blob(&self, script: &str) -> String {
         let bytes = format!("#!/bin/sh\n{script}\n").into_bytes();
-        self.state.lock().unwrap().blobs.insert(hash.into(), bytes);
+        let key = runnel_jobmanager::cluster::blob_key(&bytes);
+        self.state.lock().unwrap().blobs.insert(key.clone(), bytes);
+        key
+    }
+
+    /// Serves `script` under a key that is not its hash.
+    fn add_blob_under(&self, key: &str, script: &str) {
+        let bytes = format!("#!/bin/sh\n{script}\n").into_bytes();
+        self.state.lock().unwrap().blobs.insert(key.into(), bytes);
     }
 
     fn deploy(&self, deployment: Value) {
@@ -173,15 +182,14 @@ fn deployed_attempts_run_are_reported_cancelled_and_killed_on_shutdown() {
     assert_eq!(jm.last_heartbeat(), json!({"freeSlots": 4, "attempts": []}));
 
     // 1. A script that writes what it was given and exits with 3.
-    jm.add_blob(
-        "a1",
+    let a1 = jm.add_blob(
         r#"echo "$RUNNEL_CLUSTER_JOB $RUNNEL_CLUSTER_ATTEMPT $RUNNEL_EXECUTION_MODE $RUNNEL_JOBMANAGER $RUNNEL_PARALLELISM $RUNNEL_REST_TOKEN $RUNNEL_ALLOW_NON_RESTORED_STATE|$RUNNEL_SAVEPOINT_PATH|$*" > "$1"
 cat "$RUNNEL_CONFIG" > "$1.config"
 echo "to the log" >&2
 exit 3"#,
     );
     let args_out = out.join("args");
-    let mut d = deployment("j1", 1, "a1", 2, &[args_out.to_str().unwrap(), "two words"]);
+    let mut d = deployment("j1", 1, &a1, 2, &[args_out.to_str().unwrap(), "two words"]);
     d["parallelism"] = json!(2);
     d["allowNonRestoredState"] = json!(true);
     d["config"] = json!("parallelism.default: 2\n");
@@ -199,8 +207,8 @@ exit 3"#,
     assert_eq!(read(&workdir.join("j1-1.log")), "to the log\n");
 
     // 2. A long-running one, cancelled.
-    jm.add_blob("b2", "exec sleep 60");
-    jm.deploy(deployment("j2", 1, "b2", 3, &[]));
+    let b2 = jm.add_blob("exec sleep 60");
+    jm.deploy(deployment("j2", 1, &b2, 3, &[]));
     wait_for("j2-1 running", || {
         jm.reports("j2", 1).iter().any(|(running, _)| *running)
     });
@@ -217,11 +225,18 @@ exit 3"#,
         jm.reports("j3", 1).iter().all(|(running, _)| !running),
         "never running"
     );
+    // ... and a blob whose bytes are not what its key names: not run either.
+    let marker = out.join("ran");
+    let key = "0123456789abcdef0123456789abcdef";
+    jm.add_blob_under(key, &format!("touch {}", marker.display()));
+    jm.deploy(deployment("j5", 1, key, 1, &[]));
+    assert_eq!(jm.ended("j5", 1), Value::Null);
+    assert!(!marker.exists(), "a corrupt blob is never started");
 
     // 4. Shutting down kills what runs and removes the working directory.
     let pid_file = out.join("pid");
-    jm.add_blob("c3", r#"echo $$ > "$1"; exec sleep 60"#);
-    jm.deploy(deployment("j4", 1, "c3", 1, &[pid_file.to_str().unwrap()]));
+    let c3 = jm.add_blob(r#"echo $$ > "$1"; exec sleep 60"#);
+    jm.deploy(deployment("j4", 1, &c3, 1, &[pid_file.to_str().unwrap()]));
     wait_for("j4's pid", || read(&pid_file).ends_with('\n'));
     let pid = read(&pid_file).trim().to_string();
     assert!(Path::new(&format!("/proc/{pid}")).exists());

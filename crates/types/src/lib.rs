@@ -9,6 +9,7 @@
 
 mod checkpoint;
 mod codec;
+pub mod content_hash;
 mod data;
 mod fx;
 mod ids;
