@@ -77,6 +77,12 @@ fn a_slow_sink_makes_its_upstream_report_high_backpressure() {
         usage(upstream, "buffers.inPoolUsage") < 0.5,
         "a source has no input"
     );
+    // About 5000 records a second get through the sink (200 µs each).
+    let rate = wait_for("a rate", || {
+        let r = usage(sink, "numRecordsInPerSecond");
+        (r > 0.0).then_some(r)
+    });
+    assert!((100.0..=6000.0).contains(&rate), "{rate}");
 
     client.cancel();
     assert!(client.wait().is_err());

@@ -21,7 +21,7 @@
 use crate::Dispatcher;
 use crate::ids::vertex_id;
 use crate::view::cluster::{ClusterSlots, LOCAL_TASK_MANAGER, cluster};
-use crate::view::metrics::{buffer_metrics, job_metrics, subtask_metrics};
+use crate::view::metrics::{job_metrics, subtask_gauges, subtask_metrics};
 use runnel_metrics::names::{NUM_RECORDS_IN, NUM_RECORDS_OUT};
 use runnel_metrics::{MetricError, MetricGroup, MetricRegistry, render_prometheus};
 use runnel_runtime::status::JobStatus;
@@ -80,7 +80,7 @@ fn registry_of(jobs: &[JobStatus], host: &str, slots: ClusterSlots, now: i64) ->
                             }
                         })
                         .and_then(|()| {
-                            buffer_metrics(s).into_iter().try_for_each(|(name, value)| {
+                            subtask_gauges(s).into_iter().try_for_each(|(name, value)| {
                                 task.gauge_f64(name, value).map(|_| ())
                             })
                         }),

@@ -10,7 +10,7 @@
 
 use crate::environment::{CounterRegistry, ExecutableJob};
 use runnel_network::{ChannelUsage, TaskSignal, Transport};
-use runnel_types::JobVertexId;
+use runnel_types::{JobVertexId, NodeId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -127,6 +127,30 @@ pub(crate) fn buffer_usage(
         .collect()
 }
 
+/// Records into the head and out of the tails of subtask `subtask` of the
+/// `vertex`-th vertex, as its counters read now.
+fn subtask_records(board: &Board, vertex: usize, subtask: u32) -> (u64, u64) {
+    let plan = &board.job.plan;
+    let Some(v) = plan.job_graph.vertices.get(vertex) else {
+        return (0, 0);
+    };
+    let count = |node, f: fn(&crate::metrics::OperatorCounters) -> u64| {
+        board.counters.get(&(node, subtask)).map(f).unwrap_or(0)
+    };
+    let is_tail = |n: &NodeId| {
+        v.chained_edges
+            .iter()
+            .all(|e| plan.stream_graph.edge(*e).source != *n)
+    };
+    let records_out = v
+        .operators
+        .iter()
+        .filter(|n| is_tail(n))
+        .map(|n| count(*n, |c| c.records_out.get()))
+        .sum();
+    (count(v.head, |c| c.records_in.get()), records_out)
+}
+
 /// One subtask of a vertex.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubtaskStatus {
@@ -153,6 +177,12 @@ pub struct SubtaskStatus {
     /// Its network buffers at the last sample.
     #[serde(default)]
     pub buffers: BufferUsage,
+    /// Records in per second over the last sample (`numRecordsInPerSecond`).
+    #[serde(default)]
+    pub records_in_per_second: f64,
+    /// Records out per second over the last sample (`numRecordsOutPerSecond`).
+    #[serde(default)]
+    pub records_out_per_second: f64,
     /// The counters of each operator of the chain, head first.
     pub operators: Vec<OperatorMetrics>,
 }
@@ -310,6 +340,8 @@ struct TaskProbe {
     signal: Arc<TaskSignal>,
     /// The previous sample: (when, idle ns, backpressured ns).
     last: (Instant, u64, u64),
+    /// Records in and out at the previous sample.
+    records: (u64, u64),
 }
 
 /// The job master's record of its job, shared with whoever reports on it.
@@ -414,26 +446,11 @@ impl JobStatusBoard {
         let mut status = board.status.clone();
         let plan = &board.job.plan;
         for (v, vertex) in plan.job_graph.vertices.iter().enumerate() {
-            let tails: Vec<_> = vertex
-                .operators
-                .iter()
-                .copied()
-                .filter(|n| {
-                    vertex
-                        .chained_edges
-                        .iter()
-                        .all(|e| plan.stream_graph.edge(*e).source != *n)
-                })
-                .collect();
             for s in &mut status.vertices[v].subtasks {
                 let count = |node, f: fn(&crate::metrics::OperatorCounters) -> u64| {
                     board.counters.get(&(node, s.subtask)).map(f).unwrap_or(0)
                 };
-                s.records_in = count(vertex.head, |c| c.records_in.get());
-                s.records_out = tails
-                    .iter()
-                    .map(|n| count(*n, |c| c.records_out.get()))
-                    .sum();
+                (s.records_in, s.records_out) = subtask_records(&board, v, s.subtask);
                 s.operators = vertex
                     .operators
                     .iter()
@@ -502,6 +519,8 @@ impl JobStatusBoard {
                     busy_ms: 0,
                     ratios: TaskTimeRatios::default(),
                     buffers: BufferUsage::default(),
+                    records_in_per_second: 0.0,
+                    records_out_per_second: 0.0,
                     operators: Vec::new(),
                 })
                 .collect();
@@ -516,6 +535,7 @@ impl JobStatusBoard {
                     subtask: subtask as usize,
                     signal,
                     last: (started, idle, backpressured),
+                    records: (0, 0),
                 }
             })
             .collect();
@@ -566,6 +586,11 @@ impl JobStatusBoard {
     /// last sample.
     pub(crate) fn sample(&self, every: Duration) {
         let mut board = self.board();
+        let records: Vec<(u64, u64)> = board
+            .probes
+            .iter()
+            .map(|p| subtask_records(&board, p.vertex, p.subtask as u32))
+            .collect();
         let Board {
             probes,
             status,
@@ -576,7 +601,7 @@ impl JobStatusBoard {
         } = &mut *board;
         let now = Instant::now();
         let mut buffers: Option<HashMap<(JobVertexId, u32), BufferUsage>> = None;
-        for p in probes.iter_mut() {
+        for (p, records) in probes.iter_mut().zip(records) {
             let elapsed = now.duration_since(p.last.0);
             if elapsed < every {
                 continue;
@@ -592,6 +617,14 @@ impl JobStatusBoard {
                 busy: (1.0 - ratio(d_bp) - ratio(d_idle)).max(0.0),
             };
             p.last = (now, idle, backpressured);
+            let per_second = |now: u64, before: u64| {
+                now.saturating_sub(before) as f64 / elapsed.as_secs_f64().max(1e-9)
+            };
+            let rates = (
+                per_second(records.0, p.records.0),
+                per_second(records.1, p.records.1),
+            );
+            p.records = records;
             if let Some(s) = status
                 .vertices
                 .get_mut(p.vertex)
@@ -603,6 +636,7 @@ impl JobStatusBoard {
                 s.busy_ms =
                     (lived.as_millis() as u64).saturating_sub(s.idle_ms + s.backpressured_ms);
                 s.ratios = ratios;
+                (s.records_in_per_second, s.records_out_per_second) = rates;
                 let usage = buffers.get_or_insert_with(|| {
                     let mut all = transport
                         .as_ref()

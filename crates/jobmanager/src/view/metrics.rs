@@ -6,8 +6,9 @@ use super::round3;
 use runnel_metrics::BackPressureLevel;
 use runnel_metrics::names::{
     BACK_PRESSURED_TIME_MS_PER_SECOND, BUSY_TIME_MS_PER_SECOND, IDLE_TIME_MS_PER_SECOND,
-    IN_POOL_USAGE, LAST_CHECKPOINT_DURATION, LAST_CHECKPOINT_SIZE, NUM_RECORDS_IN, NUM_RECORDS_OUT,
-    NUM_RESTARTS, NUMBER_OF_COMPLETED_CHECKPOINTS, NUMBER_OF_FAILED_CHECKPOINTS, OUT_POOL_USAGE,
+    IN_POOL_USAGE, LAST_CHECKPOINT_DURATION, LAST_CHECKPOINT_SIZE, NUM_RECORDS_IN,
+    NUM_RECORDS_IN_PER_SECOND, NUM_RECORDS_OUT, NUM_RECORDS_OUT_PER_SECOND, NUM_RESTARTS,
+    NUMBER_OF_COMPLETED_CHECKPOINTS, NUMBER_OF_FAILED_CHECKPOINTS, OUT_POOL_USAGE,
 };
 use runnel_runtime::status::{
     CheckpointState, JobState, JobStatus, SubtaskStatus, TaskTimeRatios, VertexStatus,
@@ -80,7 +81,7 @@ pub(crate) struct MetricValue {
     value: Option<String>,
 }
 
-/// A metric's value: a count or time, or a ratio (0 to 1).
+/// A metric's value: a count or time, or a fraction (a ratio or a rate).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum MetricNumber {
     Int(i64),
@@ -96,9 +97,11 @@ impl std::fmt::Display for MetricNumber {
     }
 }
 
-/// Flink's task-level buffer usage gauges of one subtask.
-pub(crate) fn buffer_metrics(s: &SubtaskStatus) -> [(&'static str, f64); 2] {
+/// The task-level rates and buffer usage gauges of one subtask.
+pub(crate) fn subtask_gauges(s: &SubtaskStatus) -> [(&'static str, f64); 4] {
     [
+        (NUM_RECORDS_IN_PER_SECOND, s.records_in_per_second),
+        (NUM_RECORDS_OUT_PER_SECOND, s.records_out_per_second),
         (IN_POOL_USAGE, s.buffers.in_pool_usage),
         (OUT_POOL_USAGE, s.buffers.out_pool_usage),
     ]
@@ -159,13 +162,13 @@ pub(crate) fn subtask_metrics(s: &SubtaskStatus) -> [(&'static str, i64); 8] {
     ]
 }
 
-/// The metrics of a vertex: totals of records over its subtasks and the
-/// highest time per second and buffer usage of any subtask, then each
-/// subtask's as `<subtask>.<name>`.
+/// The metrics of a vertex: totals of records and rates over its subtasks
+/// and the highest time per second and buffer usage of any subtask, then
+/// each subtask's as `<subtask>.<name>`.
 pub(crate) fn vertex_metrics(v: &VertexStatus) -> Vec<(String, MetricNumber)> {
     use MetricNumber::{Int, Ratio};
     let per_subtask: Vec<_> = v.subtasks.iter().map(subtask_metrics).collect();
-    let buffers: Vec<_> = v.subtasks.iter().map(buffer_metrics).collect();
+    let gauges: Vec<_> = v.subtasks.iter().map(subtask_gauges).collect();
     let column = |i: usize| per_subtask.iter().map(move |m| m[i].1);
     let mut all = vec![
         (NUM_RECORDS_IN.to_string(), Int(column(0).sum())),
@@ -178,11 +181,18 @@ pub(crate) fn vertex_metrics(v: &VertexStatus) -> Vec<(String, MetricNumber)> {
     ] {
         all.push((name.to_string(), Int(column(i).max().unwrap_or(0))));
     }
-    for (i, name) in [(0, IN_POOL_USAGE), (1, OUT_POOL_USAGE)] {
-        let highest = buffers.iter().map(|b| b[i].1).fold(0.0, f64::max);
+    for (i, name) in [
+        (0, NUM_RECORDS_IN_PER_SECOND),
+        (1, NUM_RECORDS_OUT_PER_SECOND),
+    ] {
+        let total = gauges.iter().map(|g| g[i].1).sum();
+        all.push((name.to_string(), Ratio(total)));
+    }
+    for (i, name) in [(2, IN_POOL_USAGE), (3, OUT_POOL_USAGE)] {
+        let highest = gauges.iter().map(|g| g[i].1).fold(0.0, f64::max);
         all.push((name.to_string(), Ratio(highest)));
     }
-    for ((s, metrics), buffers) in v.subtasks.iter().zip(&per_subtask).zip(&buffers) {
+    for ((s, metrics), gauges) in v.subtasks.iter().zip(&per_subtask).zip(&gauges) {
         let subtask = s.subtask;
         all.extend(
             metrics
@@ -190,7 +200,7 @@ pub(crate) fn vertex_metrics(v: &VertexStatus) -> Vec<(String, MetricNumber)> {
                 .map(|(name, value)| (format!("{subtask}.{name}"), Int(*value))),
         );
         all.extend(
-            buffers
+            gauges
                 .iter()
                 .map(|(name, value)| (format!("{subtask}.{name}"), Ratio(*value))),
         );
@@ -276,6 +286,7 @@ mod tests {
                     in_pool_usage: idle,
                     out_pool_usage: busy,
                 };
+                s.records_in_per_second = 1000.0 * (i + 1) as f64;
                 s
             })
             .collect();
@@ -341,7 +352,9 @@ mod tests {
         assert_eq!(value("0.accumulatedIdleTimeMs"), Some(20));
         assert_eq!(value("buffers.inPoolUsage"), Some(500));
         assert_eq!(value("1.buffers.outPoolUsage"), Some(250));
-        assert_eq!(all.len(), 7 + 2 * 10);
+        assert_eq!(value("numRecordsInPerSecond"), Some(3_000_000));
+        assert_eq!(value("1.numRecordsInPerSecond"), Some(2_000_000));
+        assert_eq!(all.len(), 9 + 2 * 12);
     }
 
     #[test]

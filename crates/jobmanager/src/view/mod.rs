@@ -182,6 +182,8 @@ pub(crate) mod tests {
             busy_ms: 30,
             ratios: TaskTimeRatios::default(),
             buffers: Default::default(),
+            records_in_per_second: 0.0,
+            records_out_per_second: 0.0,
             operators: Vec::new(),
         }
     }
