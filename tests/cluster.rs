@@ -481,3 +481,37 @@ fn a_job_spread_over_two_task_managers_commits_what_it_commits_embedded_despite_
         "the embedded run's lines, each exactly once"
     );
 }
+
+#[test]
+fn a_spread_job_cancels_gracefully_in_every_process() {
+    let cluster = Cluster::with_slots("cluster-cancel", &["1", "1"]);
+    let id = cluster.submit(1_000_000, None);
+    cluster.await_checkpoints(&id, 1);
+    let addr = cluster.addr;
+    assert_eq!(busy_task_managers(addr).len(), 2);
+    let started = Instant::now();
+    cluster.cli(&["cancel", "-m", &cluster.jm, &id]);
+    cluster.await_end(&id, "CANCELED");
+    // Both processes stopped on their own: their slots are free long before
+    // the JobManager would kill them (task.cancellation.timeout, 30 s).
+    wait_for("the slots to be free", Duration::from_secs(15), || {
+        busy_task_managers(addr).is_empty().then_some(())
+    });
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The job master's process returned from `execute` with the cancellation
+    // (a killed process would have written nothing).
+    let logs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            cluster
+                .tms
+                .iter()
+                .any(|(_, tm)| name.starts_with(&format!("runnel-taskmanager-{tm}-")))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join(format!("{id}-1.log"))).ok())
+        .collect();
+    assert_eq!(logs.len(), 2, "one log per process");
+    assert!(logs.iter().any(|l| l.contains("was cancelled")), "{logs:?}");
+}

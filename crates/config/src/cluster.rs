@@ -1,12 +1,16 @@
 //! The standalone cluster's processes (`heartbeat.*`,
 //! `taskmanager.numberOfTaskSlots`, `cluster.evenly-spread-out-slots`,
-//! Flink's keys).
+//! `task.cancellation.timeout`, `blob.storage.directory`, Flink's keys), and
+//! how the JobManager reads `restart-strategy.*` for the jobs it restarts.
 
 use crate::values::{parse_bool, parse_duration, parse_positive};
+use crate::{Configuration, RestartStrategyConfig};
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// How the JobManager and TaskManagers of a standalone cluster keep in touch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the JobManager and TaskManagers of a standalone cluster keep in touch,
+/// and how the JobManager treats the jobs submitted to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     /// `heartbeat.interval`: how often a TaskManager heartbeats (10 s).
     pub heartbeat_interval: Duration,
@@ -19,6 +23,13 @@ pub struct ClusterConfig {
     /// round-robin from the TaskManagers with the most free slots instead of
     /// filling one TaskManager after the other (false).
     pub evenly_spread_out_slots: bool,
+    /// `task.cancellation.timeout`: how long the processes of a cancelled job
+    /// have to exit on their own before the JobManager has them killed
+    /// (30 s).
+    pub cancellation_timeout: Duration,
+    /// `blob.storage.directory`: where the JobManager keeps submitted job
+    /// binaries; `None` (the default) keeps them in its memory.
+    pub blob_dir: Option<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -28,6 +39,42 @@ impl Default for ClusterConfig {
             heartbeat_timeout: Duration::from_secs(50),
             taskmanager_slots: 1,
             evenly_spread_out_slots: false,
+            cancellation_timeout: Duration::from_secs(30),
+            blob_dir: None,
+        }
+    }
+}
+
+/// How often and how soon the standalone JobManager restarts a job whose
+/// attempt failed when the file sets no `restart-strategy.*` key: 3 times,
+/// 1 s apart.
+pub const DEFAULT_CLUSTER_JOB_RESTARTS: (u32, Duration) = (3, Duration::from_secs(1));
+
+impl Configuration {
+    /// How the standalone JobManager restarts a job whose attempt failed, as
+    /// `(most restarts, delay before each)`: `restart-strategy.fixed-delay.attempts`
+    /// and `.delay` (the keys, syntax and defaults of a job's fixed-delay
+    /// strategy), no restart for `restart-strategy.type: none`, and
+    /// [`DEFAULT_CLUSTER_JOB_RESTARTS`] when no `restart-strategy.*` key is
+    /// set. The JobManager restarts with a fixed delay only: the
+    /// `failure-rate` and `exponential-delay` strategies are an error that
+    /// names `restart-strategy.type`.
+    pub fn cluster_job_restarts(&self) -> Result<(u32, Duration), String> {
+        match self.restart_strategy {
+            None => Ok(DEFAULT_CLUSTER_JOB_RESTARTS),
+            Some(RestartStrategyConfig::None) => Ok((0, Duration::ZERO)),
+            Some(RestartStrategyConfig::FixedDelay { attempts, delay }) => Ok((attempts, delay)),
+            Some(other) => {
+                let name = match other {
+                    RestartStrategyConfig::FailureRate { .. } => "failure-rate",
+                    _ => "exponential-delay",
+                };
+                Err(format!(
+                    "`restart-strategy.type` is `{name}`, but the JobManager restarts jobs \
+                     with `fixed-delay` (restart-strategy.fixed-delay.attempts, \
+                     restart-strategy.fixed-delay.delay) or not at all (`none`)"
+                ))
+            }
         }
     }
 }
@@ -53,6 +100,17 @@ pub(crate) fn parse(
         "cluster.evenly-spread-out-slots" => parse_bool(v)
             .ok_or("true or false")
             .map(|b| cluster.evenly_spread_out_slots = b),
+        "task.cancellation.timeout" => duration().map(|d| cluster.cancellation_timeout = d),
+        "blob.storage.directory" => {
+            let v = v.trim();
+            let v = v.strip_prefix("file://").unwrap_or(v);
+            if v.is_empty() {
+                Err("a directory")
+            } else {
+                cluster.blob_dir = Some(PathBuf::from(v));
+                Ok(())
+            }
+        }
         _ => return None,
     };
     Some(result)
@@ -60,7 +118,9 @@ pub(crate) fn parse(
 
 #[cfg(test)]
 mod tests {
+    use super::DEFAULT_CLUSTER_JOB_RESTARTS;
     use crate::Configuration;
+    use std::path::PathBuf;
     use std::time::Duration;
 
     #[test]
@@ -79,5 +139,101 @@ mod tests {
         assert!(spread.cluster.evenly_spread_out_slots);
         let err = Configuration::from_yaml_str("heartbeat.timeout: 0 s\n", "c.yaml").unwrap_err();
         assert!(err.to_string().contains("c.yaml:1"), "{err}");
+    }
+
+    #[test]
+    fn the_jobmanager_keys_parse_with_their_defaults() {
+        let none = Configuration::default();
+        assert_eq!(none.cluster.cancellation_timeout, Duration::from_secs(30));
+        assert_eq!(none.cluster.blob_dir, None);
+        assert_eq!(
+            none.cluster_job_restarts(),
+            Ok(DEFAULT_CLUSTER_JOB_RESTARTS)
+        );
+        assert_eq!(DEFAULT_CLUSTER_JOB_RESTARTS, (3, Duration::from_secs(1)));
+
+        let c = Configuration::from_yaml_str(
+            "restart-strategy.fixed-delay.attempts: 5\n\
+             restart-strategy.fixed-delay.delay: 250 ms\n\
+             task.cancellation.timeout: 3 min\n\
+             blob.storage.directory: /var/lib/runnel/blobs\n",
+            "jm.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.cluster_job_restarts(),
+            Ok((5, Duration::from_millis(250)))
+        );
+        assert_eq!(c.cluster.cancellation_timeout, Duration::from_secs(180));
+        assert_eq!(
+            c.cluster.blob_dir,
+            Some(PathBuf::from("/var/lib/runnel/blobs"))
+        );
+        // Flink writes the timeout in ms; a bare number is ms here too.
+        let flink = Configuration::from_yaml_str(
+            "task.cancellation.timeout: 180000\nblob.storage.directory: file:///tmp/b\n\
+             restart-strategy.type: fixed-delay\nrestart-strategy.fixed-delay.delay: 0 s\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(flink.cluster.cancellation_timeout, Duration::from_secs(180));
+        assert_eq!(flink.cluster.blob_dir, Some(PathBuf::from("/tmp/b")));
+        assert_eq!(
+            flink.cluster_job_restarts(),
+            Ok((1, Duration::ZERO)),
+            "fixed-delay's own default: one attempt"
+        );
+        let off = Configuration::from_yaml_str("restart-strategy.type: none\n", "t").unwrap();
+        assert_eq!(off.cluster_job_restarts(), Ok((0, Duration::ZERO)));
+    }
+
+    #[test]
+    fn bad_jobmanager_values_name_the_key() {
+        for (text, key, expected) in [
+            (
+                "restart-strategy.fixed-delay.attempts: 0",
+                "restart-strategy.fixed-delay.attempts",
+                "a positive integer",
+            ),
+            (
+                "restart-strategy.fixed-delay.attempts: many",
+                "restart-strategy.fixed-delay.attempts",
+                "a positive integer",
+            ),
+            (
+                "restart-strategy.fixed-delay.delay: soon",
+                "restart-strategy.fixed-delay.delay",
+                "a duration",
+            ),
+            (
+                "task.cancellation.timeout: 0",
+                "task.cancellation.timeout",
+                "a positive duration",
+            ),
+            (
+                "task.cancellation.timeout: -5 s",
+                "task.cancellation.timeout",
+                "a positive duration",
+            ),
+            (
+                "blob.storage.directory: ''",
+                "blob.storage.directory",
+                "a directory",
+            ),
+        ] {
+            let err = Configuration::from_yaml_str(text, "jm.yaml").unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("jm.yaml:1"), "{msg}");
+            assert!(msg.contains(key), "{msg}");
+            assert!(msg.contains(expected), "{msg}");
+        }
+        for strategy in ["failure-rate", "exponential-delay"] {
+            let c =
+                Configuration::from_yaml_str(&format!("restart-strategy.type: {strategy}\n"), "t")
+                    .unwrap();
+            let err = c.cluster_job_restarts().unwrap_err();
+            assert!(err.contains("`restart-strategy.type`"), "{err}");
+            assert!(err.contains(strategy), "{err}");
+        }
     }
 }

@@ -209,13 +209,13 @@ pub const OPTIONS: &[ConfigOption] = &[
         key: "restart-strategy.fixed-delay.attempts",
         kind: ValueKind::PositiveInt,
         default: "1",
-        description: "Restarts before the job fails.",
+        description: "Restarts before the job fails. The standalone JobManager restarts a failed attempt of a job submitted to it as often (3 when its file sets no `restart-strategy.*` key).",
     },
     ConfigOption {
         key: "restart-strategy.fixed-delay.delay",
         kind: ValueKind::Duration,
         default: "1 s",
-        description: "Wait before each restart.",
+        description: "Wait before each restart (the standalone JobManager's too, before it places a failed job again).",
     },
     ConfigOption {
         key: "restart-strategy.failure-rate.max-failures-per-interval",
@@ -384,6 +384,18 @@ pub const OPTIONS: &[ConfigOption] = &[
         kind: ValueKind::Bool,
         default: "false",
         description: "Take a job's slots round-robin from the TaskManagers with the most free slots instead of filling one TaskManager after the other.",
+    },
+    ConfigOption {
+        key: "task.cancellation.timeout",
+        kind: ValueKind::Duration,
+        default: "30 s",
+        description: "How long the processes of a job cancelled on the standalone JobManager have to exit on their own before it has those still running killed (positive).",
+    },
+    ConfigOption {
+        key: "blob.storage.directory",
+        kind: ValueKind::Path,
+        default: "",
+        description: "Directory where the standalone JobManager keeps the job binaries submitted to it; unset: in its memory.",
     },
 ];
 

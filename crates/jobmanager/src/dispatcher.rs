@@ -65,6 +65,15 @@ pub struct DispatcherConfig {
     /// How often a cluster job is restarted after a failure before it fails
     /// (Flink's `restart-strategy.fixed-delay.attempts`, 3).
     pub max_restarts: u32,
+    /// How long a failed cluster job waits (`RESTARTING`) before its next
+    /// attempt is placed on slots (Flink's
+    /// `restart-strategy.fixed-delay.delay`, 1 s).
+    pub restart_delay: Duration,
+    /// How long a cancelled cluster job's processes have to exit on their
+    /// own (process 0 cancels the job and exits) before every one still
+    /// running is killed (as Flink's `task.cancellation.timeout`; 30 s). Zero
+    /// kills them at once.
+    pub cancel_timeout: Duration,
     /// How long a savepoint of a cluster job may take (10 min).
     pub savepoint_timeout: Duration,
     /// Flink's `cluster.evenly-spread-out-slots`: a cluster job's slots are
@@ -86,6 +95,8 @@ impl Default for DispatcherConfig {
             host: "localhost".to_string(),
             blob_dir: None,
             max_restarts: 3,
+            restart_delay: Duration::from_secs(1),
+            cancel_timeout: Duration::from_secs(30),
             savepoint_timeout: Duration::from_secs(600),
             evenly_spread_out_slots: false,
         }
@@ -251,7 +262,9 @@ impl Dispatcher {
         if let Found::Live(handle) = self.find(job_id)? {
             log::info!("dispatcher: cancelling job {job_id}");
             handle.cancel();
-            // A cluster job that was not deployed has ended: free its slots.
+            // A cluster job that was not deployed has ended: free its slots;
+            // a deployed one's kill orders (due after the cancel timeout)
+            // go to the Cluster.
             self.resources(|_, _| ());
         }
         Ok(())
@@ -416,7 +429,7 @@ impl Dispatcher {
                     .task_manager_gone(&l.id, "was lost (no heartbeat)");
             }
             let out = f(&mut rm, now);
-            self.cluster.settle(&mut rm);
+            self.cluster.settle(&mut rm, now);
             (out, lost)
         };
         self.log_lost(&lost);

@@ -10,6 +10,7 @@
 use crate::resource_manager::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 use crate::{Dispatcher, DispatcherConfig, JobManagerEndpoint, JobManagerError};
 use runnel_rest::RestConfig;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,22 +45,40 @@ pub struct StandaloneConfig {
     /// Flink's `cluster.evenly-spread-out-slots` (false): see
     /// [`DispatcherConfig::evenly_spread_out_slots`].
     pub evenly_spread_out_slots: bool,
+    /// `restart-strategy.fixed-delay.attempts` (3): see
+    /// [`DispatcherConfig::max_restarts`].
+    pub max_restarts: u32,
+    /// `restart-strategy.fixed-delay.delay` (1 s): see
+    /// [`DispatcherConfig::restart_delay`].
+    pub restart_delay: Duration,
+    /// `task.cancellation.timeout` (30 s): see
+    /// [`DispatcherConfig::cancel_timeout`].
+    pub cancel_timeout: Duration,
+    /// `blob.storage.directory`: where submitted job binaries are kept; in
+    /// memory when `None` (the default).
+    pub blob_dir: Option<PathBuf>,
 }
 
 impl Default for StandaloneConfig {
     fn default() -> Self {
+        let defaults = DispatcherConfig::default();
         StandaloneConfig {
             rest: RestConfig::default(),
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
-            host: DispatcherConfig::default().host,
+            host: defaults.host,
             evenly_spread_out_slots: false,
+            max_restarts: defaults.max_restarts,
+            restart_delay: defaults.restart_delay,
+            cancel_timeout: defaults.cancel_timeout,
+            blob_dir: None,
         }
     }
 }
 
 impl StandaloneConfig {
-    /// The Dispatcher's settings: no embedded jobs, these heartbeats.
+    /// The Dispatcher's settings: no embedded jobs, these heartbeats, slot
+    /// spread, restarts, cancel timeout and blob store.
     pub fn dispatcher_config(&self) -> DispatcherConfig {
         DispatcherConfig {
             embedded: false,
@@ -67,6 +86,10 @@ impl StandaloneConfig {
             heartbeat_timeout: self.heartbeat_timeout,
             host: self.host.clone(),
             evenly_spread_out_slots: self.evenly_spread_out_slots,
+            max_restarts: self.max_restarts,
+            restart_delay: self.restart_delay,
+            cancel_timeout: self.cancel_timeout,
+            blob_dir: self.blob_dir.clone(),
             ..DispatcherConfig::default()
         }
     }
@@ -86,10 +109,14 @@ pub fn start(config: StandaloneConfig) -> Result<JobManagerEndpoint, JobManagerE
     )?;
     log::info!(
         "standalone JobManager on http://{}: TaskManagers register at POST /taskmanagers \
-         (heartbeat interval {} ms, timeout {} ms)",
+         (heartbeat interval {} ms, timeout {} ms); a failed job restarts at most {} times, \
+         {} ms after the failure; a cancelled job's processes are killed after {} ms",
         endpoint.local_addr(),
         config.heartbeat_interval.as_millis(),
-        config.heartbeat_timeout.as_millis()
+        config.heartbeat_timeout.as_millis(),
+        config.max_restarts,
+        config.restart_delay.as_millis(),
+        config.cancel_timeout.as_millis()
     );
     Ok(endpoint)
 }
@@ -136,6 +163,48 @@ mod tests {
         };
         run(config, || asked.fetch_add(1, Ordering::Relaxed) >= 2).unwrap();
         assert_eq!(asked.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn the_dispatcher_gets_the_restart_cancel_and_blob_settings() {
+        let defaults = StandaloneConfig::default().dispatcher_config();
+        assert_eq!(
+            defaults,
+            DispatcherConfig {
+                embedded: false,
+                ..DispatcherConfig::default()
+            }
+        );
+        assert_eq!(
+            (
+                defaults.max_restarts,
+                defaults.restart_delay,
+                defaults.cancel_timeout
+            ),
+            (3, Duration::from_secs(1), Duration::from_secs(30))
+        );
+        let config = StandaloneConfig {
+            max_restarts: 7,
+            restart_delay: Duration::from_millis(250),
+            cancel_timeout: Duration::from_secs(5),
+            blob_dir: Some(PathBuf::from("/var/blobs")),
+            ..StandaloneConfig::default()
+        };
+        let d = config.dispatcher_config();
+        assert_eq!(
+            (
+                d.max_restarts,
+                d.restart_delay,
+                d.cancel_timeout,
+                d.blob_dir
+            ),
+            (
+                7,
+                Duration::from_millis(250),
+                Duration::from_secs(5),
+                Some(PathBuf::from("/var/blobs"))
+            )
+        );
     }
 
     #[test]

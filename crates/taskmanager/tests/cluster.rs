@@ -32,6 +32,8 @@ fn jobmanager_on(address: SocketAddr) -> JobManagerEndpoint {
         rest: rest(address),
         heartbeat_interval: INTERVAL,
         heartbeat_timeout: TIMEOUT,
+        // The test jobs are scripts that never report: a cancel kills them.
+        cancel_timeout: Duration::ZERO,
         ..StandaloneConfig::default()
     })
     .expect("the JobManager starts")
@@ -319,6 +321,8 @@ fn a_jobmanager_with_a_token_refuses_task_managers_without_it() {
         },
         heartbeat_interval: INTERVAL,
         heartbeat_timeout: TIMEOUT,
+        // The test jobs are scripts that never report: a cancel kills them.
+        cancel_timeout: Duration::ZERO,
         ..StandaloneConfig::default()
     })
     .expect("the JobManager starts");

@@ -59,6 +59,13 @@ pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
     let port = args.port.unwrap_or(config.rest.port);
     let address = resolve(&format!("{host}:{port}"), "the REST address")?;
     let loopback = matches!(host.as_str(), "127.0.0.1" | "::1" | "localhost");
+    let (max_restarts, restart_delay) = config.cluster_job_restarts().map_err(|e| {
+        let file = args.config.clone().or_else(Configuration::file_from_env);
+        match file {
+            Some(f) => anyhow!("{}: {e}", f.display()),
+            None => anyhow!("{e}"),
+        }
+    })?;
     let standalone = StandaloneConfig {
         rest: runnel_rest::RestConfig {
             address,
@@ -69,6 +76,10 @@ pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
         heartbeat_interval: config.cluster.heartbeat_interval,
         heartbeat_timeout: config.cluster.heartbeat_timeout,
         evenly_spread_out_slots: config.cluster.evenly_spread_out_slots,
+        max_restarts,
+        restart_delay,
+        cancel_timeout: config.cluster.cancellation_timeout,
+        blob_dir: config.cluster.blob_dir.clone(),
         ..StandaloneConfig::default()
     };
     let stop = interrupted()?;

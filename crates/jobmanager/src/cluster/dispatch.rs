@@ -31,13 +31,11 @@ impl Dispatcher {
             binary.len(),
             submission.slots
         );
-        let c = self.config();
         let job = Arc::new(ClusterJob::new(
             id.clone(),
             blob,
             submission,
-            c.max_restarts,
-            c.savepoint_timeout,
+            self.config(),
             self.clock(),
         ));
         self.register(job.clone())?;
@@ -68,8 +66,8 @@ impl Dispatcher {
             rm.heartbeat(id, heartbeat, now)?;
             let tm = TaskManagerId::new(id)
                 .map_err(|_| HeartbeatError::UnknownTaskManager { id: id.to_string() })?;
-            let stray = self.cluster.attempts(&tm, attempts);
-            self.cluster.settle(rm);
+            let stray = self.cluster.attempts(&tm, attempts, now);
+            self.cluster.settle(rm, now);
             Ok(self.cluster.orders(&tm, stray))
         });
         if let Err(e) = &result {

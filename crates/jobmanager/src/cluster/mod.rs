@@ -12,13 +12,17 @@
 //! job list, then one job's state; the kill orders' lock is taken alone; the
 //! Dispatcher's job table is never held with any of them): every event first
 //! applies its transitions to the jobs, then `settle` releases the slots of
-//! every job that is not placed, places the waiting jobs in submission order
-//! (the ResourceManager's slot spread picks the TaskManagers) and takes the
-//! jobs' kill orders.
+//! every job that is not placed, places the waiting jobs whose restart delay
+//! has passed in submission order (the ResourceManager's slot spread picks
+//! the TaskManagers) and takes the jobs' kill orders.
 //!
-//! A kill order of `(TaskManager, attempt)` is carried out by the
-//! TaskManager's next heartbeat: sent as a `cancel` if that heartbeat reports
-//! the attempt running, dropped otherwise (or when the TaskManager is gone).
+//! A kill order of `(TaskManager, attempt)` is due at a time of the injected
+//! clock (at once, or the end of a cancel's grace period) and is carried out
+//! by the TaskManager's first heartbeat at or after it: sent as a `cancel` if
+//! that heartbeat reports the attempt running, dropped otherwise (or when the
+//! TaskManager is gone). An order not yet due is kept whatever the heartbeats
+//! say; it outlives its job, so a process still running at the end of a
+//! cancel's grace period is killed even if the job has ended meanwhile.
 
 mod blob;
 mod dispatch;
@@ -36,13 +40,22 @@ pub(crate) use protocol::{HeartbeatBody, SavepointResult};
 use crate::resource_manager::{ResourceManager, TaskManagerId};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// A process to kill: `attempt`'s process on `tm`, from `due` (epoch ms of
+/// the injected clock) on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Kill {
+    pub(crate) tm: TaskManagerId,
+    pub(crate) attempt: AttemptRef,
+    pub(crate) due: i64,
+}
+
 /// The live cluster jobs (ended ones are dropped once settled; the Dispatcher
 /// keeps their final status), the kill orders and the blob store.
 #[derive(Debug, Default)]
 pub(crate) struct Cluster {
     jobs: Mutex<Vec<Arc<ClusterJob>>>,
-    /// Processes to kill, each with its TaskManager.
-    kills: Mutex<Vec<(TaskManagerId, AttemptRef)>>,
+    /// Processes to kill, each with its TaskManager and when.
+    kills: Mutex<Vec<Kill>>,
     pub(crate) blobs: BlobStore,
 }
 
@@ -55,7 +68,7 @@ impl Cluster {
         }
     }
 
-    fn kills(&self) -> MutexGuard<'_, Vec<(TaskManagerId, AttemptRef)>> {
+    fn kills(&self) -> MutexGuard<'_, Vec<Kill>> {
         self.kills.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -84,16 +97,17 @@ impl Cluster {
         for job in self.snapshot() {
             job.task_manager_gone(tm, why);
         }
-        self.kills().retain(|(on, _)| on != tm);
+        self.kills().retain(|k| &k.tm != tm);
     }
 
-    /// Takes the attempts a heartbeat of `tm` reports; returns the attempts it
-    /// runs that must be killed: those with a kill order, and those
-    /// superseded by a later attempt of their job.
+    /// Takes the attempts a heartbeat of `tm` at `now` reports; returns the
+    /// attempts it runs that must be killed: those with a kill order due by
+    /// `now`, and those superseded by a later attempt of their job.
     pub(crate) fn attempts(
         &self,
         tm: &TaskManagerId,
         attempts: &[AttemptState],
+        now: i64,
     ) -> Vec<AttemptRef> {
         let runs = |r: &AttemptRef| {
             attempts
@@ -101,12 +115,12 @@ impl Cluster {
                 .any(|a| a.running && a.job_id == r.job_id && a.attempt == r.attempt)
         };
         let mut stray: Vec<AttemptRef> = Vec::new();
-        self.kills().retain(|(on, r)| {
-            if on != tm {
+        self.kills().retain(|k| {
+            if &k.tm != tm || k.due > now {
                 return true;
             }
-            if runs(r) && !stray.contains(r) {
-                stray.push(r.clone());
+            if runs(&k.attempt) && !stray.contains(&k.attempt) {
+                stray.push(k.attempt.clone());
             }
             false
         });
@@ -127,15 +141,16 @@ impl Cluster {
         stray
     }
 
-    /// Releases the slots of every job not placed, places the waiting jobs,
-    /// takes the jobs' kill orders and forgets the ended jobs.
-    pub(crate) fn settle(&self, rm: &mut ResourceManager) {
+    /// Releases the slots of every job not placed, places the jobs waiting
+    /// for slots (a restarting one once its restart delay has passed by
+    /// `now`), takes the jobs' kill orders and forgets the ended jobs.
+    pub(crate) fn settle(&self, rm: &mut ResourceManager, now: i64) {
         for job in self.snapshot() {
             let id = crate::JobHandle::job_id(job.as_ref()).to_string();
             if !job.is_placed() {
                 rm.release(&id);
             }
-            if let Some(n) = job.waiting_for()
+            if let Some(n) = job.waiting_for(now)
                 && let Ok(processes) = rm.allocate_processes(&id, n)
             {
                 job.place(processes);
@@ -144,8 +159,13 @@ impl Cluster {
             if !taken.is_empty() {
                 let mut kills = self.kills();
                 for kill in taken {
-                    if !kills.contains(&kill) {
-                        kills.push(kill);
+                    // One order per process: the earliest.
+                    match kills
+                        .iter_mut()
+                        .find(|k| k.tm == kill.tm && k.attempt == kill.attempt)
+                    {
+                        Some(k) => k.due = k.due.min(kill.due),
+                        None => kills.push(kill),
                     }
                 }
             }

@@ -19,25 +19,43 @@ struct Cluster {
     clock: Arc<ManualClock>,
 }
 
-/// A standalone JobManager (heartbeat interval 1 s, timeout 5 s) restarting
-/// jobs at most `max_restarts` times.
+/// The cancel timeout of the test clusters, in ms of the manual clock.
+const CANCEL_TIMEOUT_MS: i64 = 2_000;
+
+/// A standalone JobManager's settings for the tests: heartbeat interval 1 s,
+/// timeout 5 s, restarts at once (no restart delay), kills a cancelled job's
+/// processes after [`CANCEL_TIMEOUT_MS`].
+fn settings() -> DispatcherConfig {
+    DispatcherConfig {
+        embedded: false,
+        heartbeat_interval: Duration::from_secs(1),
+        heartbeat_timeout: Duration::from_secs(5),
+        savepoint_timeout: Duration::from_secs(10),
+        restart_delay: Duration::ZERO,
+        cancel_timeout: Duration::from_millis(CANCEL_TIMEOUT_MS as u64),
+        ..DispatcherConfig::default()
+    }
+}
+
+/// A standalone JobManager as [`settings`] restarting jobs at most
+/// `max_restarts` times.
 fn cluster(max_restarts: u32) -> Cluster {
     cluster_spread(max_restarts, false)
 }
 
 /// A standalone JobManager as [`cluster`], taking slots evenly when `evenly`.
 fn cluster_spread(max_restarts: u32, evenly: bool) -> Cluster {
-    let clock = Arc::new(ManualClock::new(10_000));
-    let d = Dispatcher::with_config(DispatcherConfig {
-        embedded: false,
-        heartbeat_interval: Duration::from_secs(1),
-        heartbeat_timeout: Duration::from_secs(5),
+    cluster_with(DispatcherConfig {
         max_restarts,
-        savepoint_timeout: Duration::from_secs(10),
         evenly_spread_out_slots: evenly,
-        ..DispatcherConfig::default()
+        ..settings()
     })
-    .with_clock(clock.clone());
+}
+
+/// A standalone JobManager with `config`, on a manual clock.
+fn cluster_with(config: DispatcherConfig) -> Cluster {
+    let clock = Arc::new(ManualClock::new(10_000));
+    let d = Dispatcher::with_config(config).with_clock(clock.clone());
     Cluster {
         router: routes(Arc::new(d)),
         clock,
@@ -194,7 +212,7 @@ fn a_submitted_job_waits_for_enough_free_slots_and_reports_its_status() {
 }
 
 #[test]
-fn cancel_before_deployment_is_immediate_and_after_it_reaches_the_process_and_its_task_manager() {
+fn cancel_before_deployment_is_immediate_and_after_it_the_process_has_a_grace_period() {
     let c = cluster(3);
     let waiting = c.submit("slots=1&name=w");
     assert_eq!(
@@ -218,7 +236,14 @@ fn cancel_before_deployment_is_immediate_and_after_it_reaches_the_process_and_it
         json!({"commands": []}),
         "once"
     );
+    // The process cancels on its own: no kill within the cancel timeout.
     let running = json!([{"jobId": job, "attempt": 1, "running": true}]);
+    assert_eq!(c.beat("tm-a", running.clone())["cancel"], json!([]));
+    c.clock.advance(CANCEL_TIMEOUT_MS - 1);
+    assert_eq!(c.beat("tm-a", running.clone())["cancel"], json!([]));
+    assert_eq!(c.state(&job), "CANCELLING");
+    // Still running when it is over: killed.
+    c.clock.advance(1);
     assert_eq!(
         c.beat("tm-a", running.clone())["cancel"],
         json!([{"jobId": job, "attempt": 1}])
@@ -235,6 +260,60 @@ fn cancel_before_deployment_is_immediate_and_after_it_reaches_the_process_and_it
     );
     assert_eq!(c.free_slots("tm-a"), 2);
     assert_eq!(c.report(&job, 1, JobState::Running).0, 410);
+}
+
+#[test]
+fn a_job_reporting_canceled_within_the_cancel_timeout_is_not_killed() {
+    let c = cluster(3);
+    c.register("tm-a", 1);
+    let job = c.submit("slots=1&name=j");
+    c.beat("tm-a", json!([]));
+    c.report(&job, 1, JobState::Running);
+    assert_eq!(c.call(Method::Patch, &format!("/jobs/{job}"), "").0, 202);
+    let running = json!([{"jobId": job, "attempt": 1, "running": true}]);
+    c.clock.advance(CANCEL_TIMEOUT_MS / 2);
+    assert_eq!(
+        c.report(&job, 1, JobState::Running).1["commands"],
+        json!([{"type": "cancel"}])
+    );
+    assert_eq!(c.beat("tm-a", running)["cancel"], json!([]));
+    assert_eq!(c.report(&job, 1, JobState::Canceled).0, 200);
+    assert_eq!(c.state(&job), "CANCELED");
+    assert_eq!(c.free_slots("tm-a"), 1);
+    let exited = json!([{"jobId": job, "attempt": 1, "running": false, "exitCode": 0}]);
+    assert_eq!(c.beat("tm-a", exited)["cancel"], json!([]));
+    c.clock.advance(CANCEL_TIMEOUT_MS);
+    assert_eq!(c.beat("tm-a", json!([]))["cancel"], json!([]));
+    assert_eq!(c.state(&job), "CANCELED");
+    let exceptions = c.get(&format!("/jobs/{job}/exceptions")).to_string();
+    assert!(!exceptions.contains("killed"), "{exceptions}");
+}
+
+#[test]
+fn a_failed_job_is_placed_again_only_after_the_restart_delay() {
+    let c = cluster_with(DispatcherConfig {
+        restart_delay: Duration::from_secs(3),
+        ..settings()
+    });
+    c.register("tm-a", 2);
+    let job = c.submit("slots=2&name=j");
+    assert_eq!(c.beat("tm-a", json!([]))["deploy"][0]["attempt"], 1);
+    c.report(&job, 1, JobState::Running);
+    let failed = json!([{"jobId": job, "attempt": 1, "running": false, "exitCode": 1}]);
+    let answer = c.beat("tm-a", failed);
+    assert_eq!(answer["deploy"], json!([]), "not at once");
+    assert_eq!(c.state(&job), "RESTARTING");
+    assert_eq!(c.free_slots("tm-a"), 2, "its slots are released meanwhile");
+    c.clock.advance(2_999);
+    assert_eq!(c.beat("tm-a", json!([]))["deploy"], json!([]));
+    assert_eq!(c.state(&job), "RESTARTING");
+    assert_eq!(c.report(&job, 2, JobState::Running).0, 410, "not placed");
+    c.clock.advance(1);
+    let answer = c.beat("tm-a", json!([]));
+    assert_eq!(answer["deploy"][0]["attempt"], 2, "{answer}");
+    assert_eq!(c.free_slots("tm-a"), 0);
+    assert_eq!(c.report(&job, 2, JobState::Running).0, 200);
+    assert_eq!(c.state(&job), "RUNNING");
 }
 
 #[test]

@@ -29,8 +29,10 @@ impl JobHandle for ClusterJob {
             // Nothing reports yet: over at once (deployed peers are killed).
             self.end(&mut inner, JobState::Canceled, now);
         } else if !inner.cancel_requested {
+            // Process 0 cancels the job everywhere, reports CANCELED and
+            // exits; whatever still runs after the grace period is killed.
             inner.cancel_requested = true;
-            inner.kill_processes(0);
+            inner.kill_processes(0, super::after(now, self.cancel_timeout));
             inner.commands.push(Command::Cancel);
         }
         drop(inner);

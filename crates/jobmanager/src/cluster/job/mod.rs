@@ -7,8 +7,8 @@
 //! ```text
 //! Waiting ──place──▶ Placed{processes} ──heartbeat answers──▶ every process deployed
 //!    ▲                                                                   │
-//!    └──── failover (a TaskManager of it lost, a process failed) ◀───────┤
-//!                                                                        ▼
+//!    └── failover (a TaskManager of it lost, a process failed) ◀─────────┤
+//!        (placed again once the restart delay has passed)                ▼
 //!                                       Ended (FINISHED, CANCELED or FAILED)
 //! ```
 //!
@@ -24,20 +24,25 @@
 //! - commands are queued for the current attempt and delivered once; a
 //!   failover drops them, forgets the attempt's leader address and fails the
 //!   savepoints waiting on the old attempt;
-//! - the processes to kill (after a cancel, a failover, or an end other than
-//!   FINISHED) are queued as kill orders the Cluster takes; process 0 of an
-//!   ended job is left to exit on its own (its next report is `410`);
+//! - the processes to kill are queued as kill orders the Cluster takes, each
+//!   due at a time: after a failover, or an end other than FINISHED that no
+//!   cancel asked for, at once (process 0 of an ended job is left to exit on
+//!   its own: its next report is `410`); after a cancel of a deployed job,
+//!   every deployed process is due to be killed `cancel_timeout` later, a
+//!   grace period in which process 0 cancels the job and the processes exit
+//!   (an order for a process that is gone by then is dropped);
 //! - a failover restarts the job at most `max_restarts` times, from the latest
 //!   completed checkpoint of the last report (else the path the failed attempt
-//!   started from); then the job fails.
+//!   started from), placing it no earlier than `restart_delay` after the
+//!   failure; then the job fails.
 
 mod handle;
 mod processes;
 mod status;
 
 use super::protocol::{Command, Submission};
-use crate::JobManagerError;
 use crate::resource_manager::TaskManagerId;
+use crate::{DispatcherConfig, JobManagerError};
 use runnel_runtime::clock::Clock;
 use runnel_runtime::status::{EXCEPTION_HISTORY, JobException, JobState, JobStatus};
 use std::collections::HashMap;
@@ -49,7 +54,8 @@ use std::time::Duration;
 /// Where the current attempt is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for enough free slots in the cluster.
+    /// Waiting for enough free slots in the cluster (after a failover, not
+    /// before `Inner::restart_at`).
     Waiting,
     /// Its slots are allocated: process `k` runs on `processes[k]`'s
     /// TaskManager (never empty).
@@ -76,6 +82,8 @@ struct Inner {
     attempt: u32,
     phase: Phase,
     restarts: u32,
+    /// When a restarting attempt may be placed (epoch ms; 0 for the first).
+    restart_at: i64,
     /// Where the current attempt restores from.
     restore_path: Option<String>,
     /// The latest report (of the current attempt when `reported`).
@@ -87,8 +95,9 @@ struct Inner {
     timestamps: Vec<(JobState, i64)>,
     commands: Vec<Command>,
     cancel_requested: bool,
-    /// Processes to kill, `(TaskManager, attempt)`, until the Cluster takes them.
-    kills: Vec<(TaskManagerId, u32)>,
+    /// Processes to kill, `(TaskManager, attempt, due epoch ms)`, until the
+    /// Cluster takes them.
+    kills: Vec<(TaskManagerId, u32, i64)>,
     /// Where process 0 of the current attempt listens for its peers.
     leader: Option<SocketAddr>,
     /// Savepoint requests of the current attempt and their results.
@@ -100,13 +109,16 @@ struct Inner {
 /// TaskManagers (a process deployed with each one's next heartbeat answer),
 /// or ended. Only the current attempt's reports are taken; a failover
 /// restarts it at most `max_restarts` times from its latest completed
-/// checkpoint.
+/// checkpoint, after `restart_delay`; a cancel kills the processes still
+/// running after `cancel_timeout`.
 pub struct ClusterJob {
     id: String,
     blob: String,
     submission: Submission,
     submitted_at: i64,
     max_restarts: u32,
+    restart_delay: Duration,
+    cancel_timeout: Duration,
     savepoint_timeout: Duration,
     clock: Arc<dyn Clock>,
     inner: Mutex<Inner>,
@@ -124,14 +136,16 @@ impl fmt::Debug for ClusterJob {
 
 impl ClusterJob {
     /// A job `id` of `submission` whose binary is blob `blob`, submitted now;
-    /// it restarts at most `max_restarts` times and waits at most
-    /// `savepoint_timeout` for a savepoint.
+    /// it restarts, cancels and takes savepoints as `config` says
+    /// ([`max_restarts`](DispatcherConfig::max_restarts),
+    /// [`restart_delay`](DispatcherConfig::restart_delay),
+    /// [`cancel_timeout`](DispatcherConfig::cancel_timeout),
+    /// [`savepoint_timeout`](DispatcherConfig::savepoint_timeout)).
     pub fn new(
         id: String,
         blob: String,
         submission: Submission,
-        max_restarts: u32,
-        savepoint_timeout: Duration,
+        config: &DispatcherConfig,
         clock: Arc<dyn Clock>,
     ) -> ClusterJob {
         let now = clock.now_millis();
@@ -139,6 +153,7 @@ impl ClusterJob {
             attempt: 1,
             phase: Phase::Waiting,
             restarts: 0,
+            restart_at: 0,
             restore_path: submission.savepoint_path.clone(),
             last_report: None,
             reported: false,
@@ -156,8 +171,10 @@ impl ClusterJob {
             blob,
             submission,
             submitted_at: now,
-            max_restarts,
-            savepoint_timeout,
+            max_restarts: config.max_restarts,
+            restart_delay: config.restart_delay,
+            cancel_timeout: config.cancel_timeout,
+            savepoint_timeout: config.savepoint_timeout,
             clock,
             inner: Mutex::new(inner),
             changed: Condvar::new(),
@@ -173,9 +190,11 @@ impl ClusterJob {
         self.lock().attempt
     }
 
-    /// The slots it waits for, if it waits.
-    pub(crate) fn waiting_for(&self) -> Option<u32> {
-        (self.lock().phase == Phase::Waiting).then_some(self.submission.slots)
+    /// The slots it waits for, if it waits for slots at `now` (a restarting
+    /// attempt waits for its restart delay first).
+    pub(crate) fn waiting_for(&self, now: i64) -> Option<u32> {
+        let inner = self.lock();
+        (inner.phase == Phase::Waiting && now >= inner.restart_at).then_some(self.submission.slots)
     }
 
     /// Whether it holds slots.
@@ -302,17 +321,19 @@ impl ClusterJob {
         {
             inner.restore_path = Some(path);
         }
-        inner.kill_processes(0);
+        inner.kill_processes(0, now);
         inner.restarts += 1;
         inner.attempt += 1;
         inner.phase = Phase::Waiting;
+        inner.restart_at = after(now, self.restart_delay);
         inner.reported = false;
         inner.leader = None;
         inner.timestamps.push((JobState::Restarting, now));
         log::info!(
-            "cluster: job {} restarts as attempt {} from {:?}",
+            "cluster: job {} restarts as attempt {} in {} ms from {:?}",
             self.id,
             inner.attempt,
+            self.restart_delay.as_millis(),
             inner.restore_path
         );
     }
@@ -327,9 +348,11 @@ impl ClusterJob {
         }
         log::info!("cluster: job {} ended {state:?}", self.id);
         // Process 0 exits on its own (after its final report, or at the 410
-        // of its next one); the others are killed unless the job finished.
-        if state != JobState::Finished {
-            inner.kill_processes(1);
+        // of its next one); the others are killed unless the job finished,
+        // or a cancel gave every process a grace period (its kill orders are
+        // queued already).
+        if state != JobState::Finished && !inner.cancel_requested {
+            inner.kill_processes(1, now);
         }
         inner.final_status = Some(status);
         inner.phase = Phase::Ended;
@@ -338,9 +361,9 @@ impl ClusterJob {
 }
 
 impl Inner {
-    /// Queues kill orders for the deployed processes of the current
-    /// attempt, from process `from` on, that have not ended.
-    fn kill_processes(&mut self, from: usize) {
+    /// Queues kill orders due at `due` for the deployed processes of the
+    /// current attempt, from process `from` on, that have not ended.
+    fn kill_processes(&mut self, from: usize, due: i64) {
         let Phase::Placed { processes } = &self.phase else {
             return;
         };
@@ -349,9 +372,13 @@ impl Inner {
             .skip(from)
             .filter(|p| p.deployed && !p.ended)
         {
-            let kill = (p.tm.clone(), self.attempt);
-            if !self.kills.contains(&kill) {
-                self.kills.push(kill);
+            match self
+                .kills
+                .iter_mut()
+                .find(|(tm, attempt, _)| tm == &p.tm && *attempt == self.attempt)
+            {
+                Some(kill) => kill.2 = kill.2.min(due),
+                None => self.kills.push((p.tm.clone(), self.attempt, due)),
             }
         }
     }
@@ -361,6 +388,11 @@ impl Inner {
         matches!(&self.phase, Phase::Placed { processes }
             if processes.first().is_some_and(|p| p.deployed))
     }
+}
+
+/// `d` after `now` (epoch ms), saturating.
+fn after(now: i64, d: Duration) -> i64 {
+    now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn fail_savepoints(inner: &mut Inner, why: &str) {

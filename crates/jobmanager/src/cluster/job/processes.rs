@@ -4,6 +4,7 @@
 
 use super::{ClusterJob, Phase, Process};
 use crate::JobManagerError;
+use crate::cluster::Kill;
 use crate::cluster::protocol::{AttemptRef, Deployment};
 use crate::resource_manager::{ProcessSlots, TaskManagerId};
 use runnel_runtime::status::JobState;
@@ -75,13 +76,17 @@ impl ClusterJob {
         })
     }
 
-    /// The processes to kill, each with its TaskManager; taken once.
-    pub(crate) fn take_kills(&self) -> Vec<(TaskManagerId, AttemptRef)> {
+    /// The processes to kill, each with its TaskManager and when; taken once.
+    pub(crate) fn take_kills(&self) -> Vec<Kill> {
         std::mem::take(&mut self.lock().kills)
             .into_iter()
-            .map(|(tm, attempt)| {
+            .map(|(tm, attempt, due)| {
                 let job_id = self.id.clone();
-                (tm, AttemptRef { job_id, attempt })
+                Kill {
+                    tm,
+                    attempt: AttemptRef { job_id, attempt },
+                    due,
+                }
             })
             .collect()
     }

@@ -127,20 +127,63 @@ fn losing_the_task_manager_of_a_follower_fails_the_attempt_over() {
 }
 
 #[test]
-fn a_cancel_kills_every_process_and_an_ended_job_kills_its_followers() {
+fn a_cancel_kills_every_process_still_running_after_the_cancel_timeout() {
     let c = cluster(0);
     let job = two_processes(&c);
     assert_eq!(c.call(Method::Patch, &format!("/jobs/{job}"), "").0, 202);
+    assert_eq!(
+        c.report(&job, 1, JobState::Running).1["commands"],
+        json!([{"type": "cancel"}])
+    );
+    assert_eq!(c.beat("tm-b", running(&job, 1))["cancel"], json!([]));
+    assert_eq!(c.beat("tm-a", running(&job, 1))["cancel"], json!([]));
+    c.clock.advance(CANCEL_TIMEOUT_MS);
     let kill = json!([{"jobId": job, "attempt": 1}]);
     assert_eq!(c.beat("tm-b", running(&job, 1))["cancel"], kill);
+    assert_eq!(c.beat("tm-a", running(&job, 1))["cancel"], kill);
+    assert_eq!(c.state(&job), "CANCELLING");
+    c.beat("tm-b", ended(&job, 1, Value::Null));
+    assert_eq!(c.state(&job), "CANCELED", "no restart after a cancel");
+    c.beat("tm-a", ended(&job, 1, Value::Null));
+    assert_eq!(
+        (c.free_slots("tm-a"), c.free_slots("tm-b")),
+        (json!(1), json!(1))
+    );
+}
+
+#[test]
+fn after_a_cancel_process_0_reports_canceled_and_only_what_lingers_is_killed() {
+    let c = cluster(0);
+    let job = two_processes(&c);
+    assert_eq!(c.call(Method::Patch, &format!("/jobs/{job}"), "").0, 202);
+    c.report(&job, 1, JobState::Running);
     assert_eq!(c.report(&job, 1, JobState::Canceled).0, 200);
     assert_eq!(c.state(&job), "CANCELED");
+    // Within the cancel timeout: the processes exit on their own.
+    assert_eq!(c.beat("tm-b", running(&job, 1))["cancel"], json!([]));
     assert_eq!(
-        c.beat("tm-a", running(&job, 1))["cancel"],
-        kill,
-        "after the end too"
+        c.beat("tm-a", ended(&job, 1, json!(0)))["cancel"],
+        json!([])
     );
+    c.clock.advance(CANCEL_TIMEOUT_MS);
+    assert_eq!(c.beat("tm-a", json!([]))["cancel"], json!([]));
+    // The follower still runs after it: killed.
+    assert_eq!(
+        c.beat("tm-b", running(&job, 1))["cancel"],
+        json!([{"jobId": job, "attempt": 1}])
+    );
+    assert_eq!(
+        c.beat("tm-b", running(&job, 1))["cancel"],
+        json!([]),
+        "once"
+    );
+}
 
+#[test]
+fn an_ended_job_kills_its_followers() {
+    let c = cluster(0);
+    c.register("tm-a", 1);
+    c.register("tm-b", 1);
     // Failed for good (no restarts): the follower is killed, process 0 is
     // told by its next report.
     let job = c.submit("slots=2&name=j");
