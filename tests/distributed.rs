@@ -10,6 +10,7 @@ use common::{Collected, committed_lines, temp_dir};
 use runnel::connectors::FileSink;
 use runnel::prelude::*;
 use runnel::runtime::distributed::{LeaderRole, TaskExecutorRole};
+use runnel::runtime::{JobClient, JobError};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::time::Duration;
@@ -43,6 +44,8 @@ fn host() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
 
+type TaskExecutor = std::thread::JoinHandle<Result<JobExecutionResult, JobError>>;
+
 /// Runs the job built by `build` with its slots split as `slots` (process 0
 /// first), each process on its own thread; returns the leader's result.
 fn run_spread(
@@ -50,6 +53,21 @@ fn run_spread(
     config: Configuration,
     build: impl Fn(&StreamExecutionEnvironment) + Send + Sync + Clone + 'static,
 ) -> JobExecutionResult {
+    let (client, executors) = start_spread(slots, config, build);
+    let result = client.wait().unwrap();
+    for e in executors {
+        e.join().unwrap().unwrap();
+    }
+    result
+}
+
+/// Starts the job as [`run_spread`] does: the leader's client and the task
+/// executors' threads.
+fn start_spread(
+    slots: Vec<Vec<u32>>,
+    config: Configuration,
+    build: impl Fn(&StreamExecutionEnvironment) + Send + Sync + Clone + 'static,
+) -> (JobClient, Vec<TaskExecutor>) {
     let control = TcpListener::bind((host(), 0)).unwrap();
     let leader = control.local_addr().unwrap();
     let processes = slots.len() as u32;
@@ -72,7 +90,7 @@ fn run_spread(
     }
     let env = StreamExecutionEnvironment::with_config(config);
     build(&env);
-    let result = env
+    let client = env
         .execute_as_leader(
             "spread",
             LeaderRole {
@@ -82,13 +100,8 @@ fn run_spread(
                 slots: slots[0].clone(),
             },
         )
-        .unwrap()
-        .wait()
         .unwrap();
-    for e in executors {
-        e.join().unwrap().unwrap();
-    }
-    result
+    (client, executors)
 }
 
 #[test]
@@ -190,4 +203,88 @@ fn a_failure_in_the_other_process_restarts_every_process_from_the_checkpoint_exa
         expected,
         "no line lost or duplicated"
     );
+}
+
+#[test]
+fn a_spread_job_stops_with_a_savepoint_and_resumes_from_it_spread_again() {
+    let out = temp_dir("sp-out");
+    let savepoints = temp_dir("savepoints");
+    let mut config = Configuration::default();
+    config.checkpointing.interval = Some(Duration::from_millis(20));
+    config.checkpointing.dir = Some(temp_dir("sp-checkpoints"));
+    let slow = |env: &StreamExecutionEnvironment, out: &Path| {
+        env.set_parallelism(2);
+        env.set_buffer_timeout(1);
+        let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(50))
+            .with_timestamp_assigner(|e: &(u64, u64, i64), _| e.2);
+        env.from_generator(EVENTS, event)
+            .uid("events")
+            .map(|e: (u64, u64, i64)| {
+                if e.2 % 10 == 0 {
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+                e
+            })
+            .assign_timestamps_and_watermarks(strategy)
+            .key_by(|e| e.0)
+            .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+            .reduce(|a, b| (a.0, a.1 + b.1, a.2.max(b.2)))
+            .uid("sums")
+            .map(|(k, sum, last): (u64, u64, i64)| {
+                format!("key {k} window {} sum {sum}", last.div_euclid(1000))
+            })
+            .sink_to_file(FileSink::new(out).with_part_names("part", ".txt"))
+            .uid("files");
+    };
+    let clean = temp_dir("sp-clean");
+    let env = StreamExecutionEnvironment::local();
+    slow(&env, &clean);
+    env.execute("clean").unwrap();
+    let expected = committed_lines(&clean);
+
+    let target = out.clone();
+    let (client, executors) = start_spread(vec![vec![0], vec![1]], config.clone(), move |env| {
+        slow(env, &target)
+    });
+    // Both processes write: some windows are out before the stop.
+    wait_for_lines(&out);
+    let savepoint = client
+        .control()
+        .stop_with_savepoint(Some(savepoints.clone()))
+        .unwrap();
+    let stopped = client.wait().unwrap();
+    assert_eq!(
+        stopped.stopped_with_savepoint.as_deref(),
+        Some(savepoint.as_str())
+    );
+    for e in executors {
+        e.join().unwrap().unwrap();
+    }
+    let before = committed_lines(&out);
+    assert!(
+        !before.is_empty() && before.len() < expected.len(),
+        "{}",
+        before.len()
+    );
+
+    let target = out.clone();
+    let from = savepoint.clone();
+    run_spread(vec![vec![0], vec![1]], config, move |env| {
+        env.restore_from(from.clone(), false);
+        slow(env, &target)
+    });
+    assert_eq!(
+        committed_lines(&out),
+        expected,
+        "each window exactly once over both runs"
+    );
+}
+
+/// Waits until the file sink under `out` committed a line.
+fn wait_for_lines(out: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while committed_lines(out).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no line committed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
