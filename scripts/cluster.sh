@@ -6,13 +6,15 @@
 #   scripts/cluster.sh stop
 #
 # RUNNEL (the runnel binary, default: target/release/runnel, else on PATH),
-# RUNNEL_REST_PORT (8081) and RUNNEL_CLUSTER_DIR (pids and logs,
+# RUNNEL_REST_PORT (REST API and web UI, 8081), RUNNEL_RPC_PORT (where
+# TaskManagers join, 6123) and RUNNEL_CLUSTER_DIR (pids and logs,
 # default: $TMPDIR/runnel-cluster) change the defaults; a config file named by
 # RUNNEL_CONFIG is passed to every process.
 set -euo pipefail
 
 dir="${RUNNEL_CLUSTER_DIR:-${TMPDIR:-/tmp}/runnel-cluster}"
 port="${RUNNEL_REST_PORT:-8081}"
+rpc_port="${RUNNEL_RPC_PORT:-6123}"
 runnel="${RUNNEL:-}"
 if [ -z "$runnel" ]; then
   here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,19 +36,19 @@ case "${1:-}" in
     if [ -s "$dir/jobmanager.pid" ] && kill -0 "$(cat "$dir/jobmanager.pid")" 2>/dev/null; then
       echo "a cluster is already running (see $dir); stop it first" >&2; exit 1
     fi
-    "$runnel" jobmanager --port "$port" > "$dir/jobmanager.log" 2>&1 &
+    "$runnel" jobmanager --port "$port" --rpc-port "$rpc_port" > "$dir/jobmanager.log" 2>&1 &
     echo $! > "$dir/jobmanager.pid"
     for _ in $(seq 100); do overview > /dev/null 2>&1 && break; sleep 0.1; done
     overview > /dev/null || { echo "the JobManager did not start; see $dir/jobmanager.log" >&2; exit 1; }
     for i in $(seq "$n"); do
-      "$runnel" taskmanager --jobmanager "127.0.0.1:$port" --slots "$slots" > "$dir/taskmanager-$i.log" 2>&1 &
+      "$runnel" taskmanager --jobmanager "127.0.0.1:$rpc_port" --slots "$slots" > "$dir/taskmanager-$i.log" 2>&1 &
       echo $! > "$dir/taskmanager-$i.pid"
     done
     for _ in $(seq 100); do
       [ "$(overview | python3 -c 'import json,sys; print(json.load(sys.stdin)["taskmanagers"])')" = "$n" ] && break
       sleep 0.1
     done
-    echo "JobManager on http://127.0.0.1:$port/ with $n TaskManager(s); logs in $dir"
+    echo "JobManager on http://127.0.0.1:$port/ (RPC 127.0.0.1:$rpc_port) with $n TaskManager(s); logs in $dir"
     overview
     ;;
   status)

@@ -49,13 +49,25 @@ fn runnel(args: &[&str]) -> Command {
 
 /// Starts `command` and returns it with its first line of output (the rest is
 /// drained in the background).
-fn start(mut command: Command) -> (Process, String) {
+fn start(command: Command) -> (Process, String) {
+    let (process, mut lines) = start_reading(command, 1);
+    (process, lines.remove(0))
+}
+
+/// Starts `command` and returns it with its first `n` lines of output (the
+/// rest is drained in the background).
+fn start_reading(mut command: Command, n: usize) -> (Process, Vec<String>) {
     let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
+    let lines = (0..n)
+        .map(|_| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            line
+        })
+        .collect();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (Process(child), line)
+    (Process(child), lines)
 }
 
 fn get(addr: SocketAddr, path: &str) -> Value {
@@ -98,6 +110,8 @@ struct Cluster {
     _jm: Process,
     jm: String,
     addr: SocketAddr,
+    /// The JobManager's RPC address, which TaskManagers join.
+    rpc: SocketAddr,
     tms: Vec<(Process, String)>,
     base: PathBuf,
 }
@@ -128,24 +142,37 @@ impl Cluster {
             ),
         )
         .unwrap();
-        let (jm_process, line) = start(runnel(&[
-            "jobmanager",
-            "--port",
-            "0",
-            "-c",
-            cluster_config.to_str().unwrap(),
-        ]));
-        let jm = line
+        let (jm_process, lines) = start_reading(
+            runnel(&[
+                "jobmanager",
+                "--port",
+                "0",
+                "--rpc-port",
+                "0",
+                "-c",
+                cluster_config.to_str().unwrap(),
+            ]),
+            2,
+        );
+        let jm = lines[0]
             .trim()
             .strip_prefix("JobManager: REST API and web UI on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .unwrap_or_else(|| panic!("unexpected first line: {}", lines[0]))
             .trim_end_matches('/')
             .to_string();
         let addr: SocketAddr = jm.parse().unwrap();
+        let rpc: SocketAddr = lines[1]
+            .trim()
+            .strip_prefix("JobManager: RPC (TaskManagers) on ")
+            .unwrap_or_else(|| panic!("unexpected second line: {}", lines[1]))
+            .parse()
+            .unwrap();
+        assert_ne!(rpc, addr);
         let tms = slots
             .iter()
             .map(|n| {
-                let (p, line) = start(runnel(&["taskmanager", "-m", &jm, "--slots", n]));
+                let rpc = rpc.to_string();
+                let (p, line) = start(runnel(&["taskmanager", "-m", &rpc, "--slots", n]));
                 let id = line.split_whitespace().nth(1).unwrap().to_string();
                 (p, id)
             })
@@ -157,6 +184,7 @@ impl Cluster {
             _jm: jm_process,
             jm,
             addr,
+            rpc,
             tms,
             base,
         }
@@ -401,6 +429,40 @@ fn task_managers_register_and_a_killed_one_is_declared_lost() {
     let silent = killed.elapsed();
     assert!(silent >= Duration::from_millis(1_000), "{silent:?}");
     assert_eq!(get(addr, "/overview")["slots-total"], 3);
+}
+
+#[test]
+fn task_managers_join_on_the_rpc_port_and_clients_use_the_rest_port() {
+    let cluster = Cluster::with_slots("cluster-rpc", &[]);
+    let (rest, rpc) = (cluster.addr, cluster.rpc);
+    let status = |addr, method, path: &str| {
+        let body = Some(("application/json", &b"{}"[..]));
+        client::request(addr, method, path, body, None).unwrap().0
+    };
+    let unknown = "0123456789abcdef0123456789abcdef";
+    // The cluster-internal routes are not on REST, the API is not on RPC.
+    assert_eq!(status(rest, Method::Post, "/taskmanagers"), 405);
+    assert_eq!(status(rest, Method::Get, &format!("/blobs/{unknown}")), 404);
+    let report = format!("/jobs/{unknown}/attempts/1/status");
+    assert_eq!(status(rest, Method::Post, &report), 404);
+    assert_eq!(status(rpc, Method::Post, "/taskmanagers"), 400);
+    assert_eq!(status(rpc, Method::Get, "/overview"), 404);
+    assert_eq!(status(rpc, Method::Get, "/"), 404, "no web UI on RPC");
+    // Without -m, a TaskManager joins jobmanager.rpc.address:port of its file.
+    let file = cluster.base.join("tm.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {}\n",
+            rpc.port()
+        ),
+    )
+    .unwrap();
+    let (_tm, line) = start(runnel(&["taskmanager", "-c", file.to_str().unwrap()]));
+    assert!(line.trim().ends_with(&format!("at {rpc}")), "{line}");
+    wait_for("the TaskManager", Duration::from_secs(20), || {
+        (task_managers(rest).len() == 1).then_some(())
+    });
 }
 
 /// The ids of the TaskManagers with slots in use.

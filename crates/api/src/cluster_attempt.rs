@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 pub const ENV_CLUSTER_JOB: &str = "RUNNEL_CLUSTER_JOB";
 /// The attempt of the cluster job this process runs.
 pub const ENV_CLUSTER_ATTEMPT: &str = "RUNNEL_CLUSTER_ATTEMPT";
-/// The JobManager's REST address (`host:port`).
+/// The JobManager's RPC address (`host:port`): the attempt routes are there.
 pub const ENV_JOBMANAGER: &str = "RUNNEL_JOBMANAGER";
-/// The REST API's bearer token.
+/// The JobManager's bearer token (`rest.bearer-token`, also guarding RPC).
 pub const ENV_REST_TOKEN: &str = "RUNNEL_REST_TOKEN";
 /// This process's index among the processes of the attempt (0 runs the job master).
 pub const ENV_CLUSTER_PROCESS: &str = "RUNNEL_CLUSTER_PROCESS";

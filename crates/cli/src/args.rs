@@ -88,38 +88,47 @@ pub(crate) enum Command {
     Stop(StopArgs),
     /// Cancel a running job
     Cancel(JobIdArg),
-    /// Run a JobManager: the REST API, the web UI and the TaskManager registry
-    #[command(after_help = "Example: runnel jobmanager --port 8081")]
+    /// Run a JobManager: the REST API and web UI, and the RPC endpoint TaskManagers join
+    #[command(after_help = "Example: runnel jobmanager --port 8081 --rpc-port 6123")]
     Jobmanager(JobManagerProcessArgs),
     /// Run a TaskManager that registers its slots with a JobManager
-    #[command(after_help = "Example: runnel taskmanager --jobmanager 127.0.0.1:8081 --slots 4")]
+    #[command(after_help = "Example: runnel taskmanager --jobmanager 127.0.0.1:6123 --slots 4")]
     Taskmanager(TaskManagerProcessArgs),
 }
 
 /// `runnel jobmanager`.
 #[derive(Debug, Args)]
 pub(crate) struct JobManagerProcessArgs {
-    /// YAML configuration file (rest.*, heartbeat.*)
+    /// YAML configuration file (rest.*, jobmanager.rpc.*, heartbeat.*)
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The REST port (overrides rest.port; 0 picks a free one)
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
-    /// The address to listen on (overrides rest.bind-address; default loopback)
+    /// The address the REST API listens on (overrides rest.bind-address; default loopback)
     #[arg(long, value_name = "ADDRESS")]
     pub address: Option<String>,
+    /// The RPC port TaskManagers join on (overrides jobmanager.rpc.port; 0 picks a free one)
+    #[arg(long, value_name = "PORT")]
+    pub rpc_port: Option<u16>,
+    /// The address the RPC endpoint listens on (overrides jobmanager.rpc.address; default
+    /// loopback)
+    #[arg(long, value_name = "ADDRESS")]
+    pub rpc_address: Option<String>,
 }
 
 /// `runnel taskmanager`.
 #[derive(Debug, Args)]
 pub(crate) struct TaskManagerProcessArgs {
-    /// The JobManager's REST address
+    /// The JobManager's RPC address (default jobmanager.rpc.address:jobmanager.rpc.port,
+    /// 127.0.0.1:6123)
     #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
-    pub jobmanager: String,
+    pub jobmanager: Option<String>,
     /// Task slots to offer (overrides taskmanager.numberOfTaskSlots)
     #[arg(short, long, value_name = "N", value_parser = parse_parallelism)]
     pub slots: Option<u32>,
-    /// YAML configuration file (taskmanager.numberOfTaskSlots, rest.bearer-token)
+    /// YAML configuration file (taskmanager.numberOfTaskSlots, jobmanager.rpc.*,
+    /// rest.bearer-token)
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The JobManager's bearer token (rest.bearer-token)

@@ -1,4 +1,4 @@
-//! The standalone cluster's processes (`heartbeat.*`,
+//! The standalone cluster's processes (`jobmanager.rpc.*`, `heartbeat.*`,
 //! `taskmanager.numberOfTaskSlots`, `cluster.evenly-spread-out-slots`,
 //! `task.cancellation.timeout`, `blob.storage.directory`, Flink's keys), and
 //! how the JobManager reads `restart-strategy.*` for the jobs it restarts.
@@ -12,6 +12,14 @@ use std::time::Duration;
 /// and how the JobManager treats the jobs submitted to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
+    /// `jobmanager.rpc.address`: where the JobManager's RPC endpoint (the
+    /// TaskManagers' and job processes' side) listens, and where TaskManagers
+    /// reach it (`127.0.0.1`: any other address is an explicit choice, as for
+    /// `rest.bind-address`).
+    pub rpc_address: String,
+    /// `jobmanager.rpc.port`: the RPC endpoint's port (6123; 0 picks a free
+    /// one).
+    pub rpc_port: u16,
     /// `heartbeat.interval`: how often a TaskManager heartbeats (10 s).
     pub heartbeat_interval: Duration,
     /// `heartbeat.timeout`: how long a TaskManager may be silent before the
@@ -35,6 +43,8 @@ pub struct ClusterConfig {
 impl Default for ClusterConfig {
     fn default() -> Self {
         ClusterConfig {
+            rpc_address: "127.0.0.1".to_string(),
+            rpc_port: DEFAULT_RPC_PORT,
             heartbeat_interval: Duration::from_secs(10),
             heartbeat_timeout: Duration::from_secs(50),
             taskmanager_slots: 1,
@@ -44,6 +54,9 @@ impl Default for ClusterConfig {
         }
     }
 }
+
+/// Flink's default `jobmanager.rpc.port`.
+const DEFAULT_RPC_PORT: u16 = 6123;
 
 /// How often and how soon the standalone JobManager restarts a job whose
 /// attempt failed when the file sets no `restart-strategy.*` key: 3 times,
@@ -92,6 +105,20 @@ pub(crate) fn parse(
             .ok_or("a positive duration (e.g. 10 s)")
     };
     let result = match key {
+        "jobmanager.rpc.address" => {
+            let v = v.trim();
+            if v.is_empty() || v.contains(char::is_whitespace) {
+                Err("an IP address or host name")
+            } else {
+                cluster.rpc_address = v.to_string();
+                Ok(())
+            }
+        }
+        "jobmanager.rpc.port" => v
+            .trim()
+            .parse::<u16>()
+            .map(|p| cluster.rpc_port = p)
+            .map_err(|_| "a port number from 0 to 65535"),
         "heartbeat.interval" => duration().map(|d| cluster.heartbeat_interval = d),
         "heartbeat.timeout" => duration().map(|d| cluster.heartbeat_timeout = d),
         "taskmanager.numberOfTaskSlots" => parse_positive(v)
@@ -134,6 +161,19 @@ mod tests {
         assert_eq!(c.cluster.heartbeat_timeout, Duration::from_secs(2));
         assert_eq!(c.cluster.taskmanager_slots, 4);
         assert!(!c.cluster.evenly_spread_out_slots);
+        assert_eq!(
+            (c.cluster.rpc_address.as_str(), c.cluster.rpc_port),
+            ("127.0.0.1", 6123)
+        );
+        let rpc = Configuration::from_yaml_str(
+            "jobmanager.rpc.address: 10.0.0.2\njobmanager.rpc.port: 0\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            (rpc.cluster.rpc_address.as_str(), rpc.cluster.rpc_port),
+            ("10.0.0.2", 0)
+        );
         let spread =
             Configuration::from_yaml_str("cluster.evenly-spread-out-slots: true\n", "t").unwrap();
         assert!(spread.cluster.evenly_spread_out_slots);
@@ -214,6 +254,16 @@ mod tests {
                 "task.cancellation.timeout: -5 s",
                 "task.cancellation.timeout",
                 "a positive duration",
+            ),
+            (
+                "jobmanager.rpc.port: 70000",
+                "jobmanager.rpc.port",
+                "a port number",
+            ),
+            (
+                "jobmanager.rpc.address: ''",
+                "jobmanager.rpc.address",
+                "an IP address",
             ),
             (
                 "blob.storage.directory: ''",

@@ -74,7 +74,8 @@ pub struct Configuration {
     pub s3: S3Config,
     /// `rest.*`: the REST API and web UI.
     pub rest: RestConfig,
-    /// `heartbeat.*`, `taskmanager.numberOfTaskSlots`: the standalone cluster.
+    /// `jobmanager.rpc.*`, `heartbeat.*`, `taskmanager.numberOfTaskSlots`, …:
+    /// the standalone cluster.
     pub cluster: ClusterConfig,
 }
 

@@ -362,6 +362,18 @@ pub const OPTIONS: &[ConfigOption] = &[
         description: "When set, REST API calls need `Authorization: Bearer <token>` (the UI's own files do not).",
     },
     ConfigOption {
+        key: "jobmanager.rpc.address",
+        kind: ValueKind::Text,
+        default: "127.0.0.1",
+        description: "Address of the standalone JobManager's RPC endpoint (TaskManager registration and heartbeats, job binaries, job processes' reports): where it listens and where TaskManagers reach it; another than loopback exposes it to the network.",
+    },
+    ConfigOption {
+        key: "jobmanager.rpc.port",
+        kind: ValueKind::NonNegativeInt,
+        default: "6123",
+        description: "Port of the standalone JobManager's RPC endpoint (0: any free port).",
+    },
+    ConfigOption {
         key: "heartbeat.interval",
         kind: ValueKind::Duration,
         default: "10 s",

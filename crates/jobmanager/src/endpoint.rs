@@ -1,27 +1,34 @@
 //! [`JobManagerEndpoint`]: the REST server with the API, the web UI and
-//! `GET /metrics`, and the ticker that declares silent TaskManagers lost.
+//! `GET /metrics`, for a standalone JobManager the RPC server TaskManagers and
+//! job processes call, and the ticker that declares silent TaskManagers lost.
 
-use crate::{Dispatcher, JobManagerError, routes};
+use crate::{Dispatcher, JobManagerError, routes, rpc_routes};
 use runnel_rest::{RestConfig, RestServer};
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The JobManager's HTTP endpoint (Flink's `WebMonitorEndpoint`): the REST API
-/// over a [`Dispatcher`], the web UI at `/`, and the Prometheus scrape at
-/// `/metrics`. A ticker thread checks the registered TaskManagers' heartbeats
+/// The JobManager's HTTP endpoints: Flink's `WebMonitorEndpoint` (the REST
+/// API over a [`Dispatcher`], the web UI at `/`, the Prometheus scrape at
+/// `/metrics`) and, when started with [`start_with_rpc`](Self::start_with_rpc),
+/// the RPC endpoint on its own listener ([`rpc_routes`]: TaskManager
+/// registration and heartbeats, job binaries, the reports of cluster jobs'
+/// processes). A ticker thread checks the registered TaskManagers' heartbeats
 /// every quarter heartbeat interval, so a lost TaskManager is removed even if
 /// no request arrives. Stops on [`shutdown`](Self::shutdown) or drop.
 #[derive(Debug)]
 pub struct JobManagerEndpoint {
     server: RestServer,
+    rpc: Option<RestServer>,
     dispatcher: Arc<Dispatcher>,
     ticker: Ticker,
 }
 
 impl JobManagerEndpoint {
-    /// Binds `config.address` (port 0 picks a free port) and starts serving.
+    /// Binds `config.address` (port 0 picks a free port) and starts serving
+    /// the REST API and the web UI; no RPC endpoint (an embedded job's web
+    /// monitor: no TaskManager joins it).
     ///
     /// Fails as [`RestServer::bind`] does: a non-loopback address without
     /// `allow_non_loopback`, an invalid setting, or an address in use; or with
@@ -31,24 +38,59 @@ impl JobManagerEndpoint {
         config: RestConfig,
         dispatcher: Arc<Dispatcher>,
     ) -> Result<JobManagerEndpoint, JobManagerError> {
+        JobManagerEndpoint::bind(config, None, dispatcher)
+    }
+
+    /// As [`start`](Self::start), and binds `rpc.address` for the RPC
+    /// endpoint (port 0 picks a free port); its bearer token guards every RPC
+    /// route. Fails with [`JobManagerError::Rpc`] if that server cannot start
+    /// (and then serves nothing).
+    pub fn start_with_rpc(
+        rest: RestConfig,
+        rpc: RestConfig,
+        dispatcher: Arc<Dispatcher>,
+    ) -> Result<JobManagerEndpoint, JobManagerError> {
+        JobManagerEndpoint::bind(rest, Some(rpc), dispatcher)
+    }
+
+    fn bind(
+        config: RestConfig,
+        rpc: Option<RestConfig>,
+        dispatcher: Arc<Dispatcher>,
+    ) -> Result<JobManagerEndpoint, JobManagerError> {
         dispatcher.config().validate()?;
         let ticker = Ticker::start(Arc::clone(&dispatcher))?;
+        let rpc = rpc
+            .map(|config| {
+                RestServer::bind(config, rpc_routes(Arc::clone(&dispatcher)))
+                    .map_err(JobManagerError::Rpc)
+            })
+            .transpose()?;
         let router = routes(Arc::clone(&dispatcher)).static_files(runnel_webui::static_files());
         let server = RestServer::bind(config, router)?;
         log::info!(
             "JobManager REST endpoint and web UI on http://{}",
             server.local_addr()
         );
+        if let Some(rpc) = &rpc {
+            log::info!("JobManager RPC endpoint on {}", rpc.local_addr());
+        }
         Ok(JobManagerEndpoint {
             server,
+            rpc,
             dispatcher,
             ticker,
         })
     }
 
-    /// The bound address.
+    /// The REST endpoint's bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The RPC endpoint's bound address, if it serves one.
+    pub fn rpc_addr(&self) -> Option<SocketAddr> {
+        self.rpc.as_ref().map(RestServer::local_addr)
     }
 
     /// The Dispatcher it serves.
@@ -56,10 +98,13 @@ impl JobManagerEndpoint {
         &self.dispatcher
     }
 
-    /// Stops serving: closes connections, waits for running requests, stops
-    /// the ticker. Jobs are not affected. Idempotent.
+    /// Stops serving: closes connections of both endpoints, waits for running
+    /// requests, stops the ticker. Jobs are not affected. Idempotent.
     pub fn shutdown(&mut self) {
         self.server.shutdown();
+        if let Some(rpc) = &mut self.rpc {
+            rpc.shutdown();
+        }
         self.ticker.stop();
     }
 }

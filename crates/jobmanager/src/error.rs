@@ -112,6 +112,9 @@ pub enum JobManagerError {
     /// The REST server could not start (address in use, invalid config).
     #[error("cannot start the JobManager's REST endpoint: {0}")]
     Rest(#[from] RestError),
+    /// The RPC endpoint's server (TaskManagers, job processes) could not start.
+    #[error("cannot start the JobManager's RPC endpoint: {0}")]
+    Rpc(RestError),
     /// A thread could not be started.
     #[error("cannot start a thread to {what}: {source}")]
     Spawn {
@@ -137,7 +140,7 @@ impl JobManagerError {
             JobManagerError::BadRequest { .. }
             | JobManagerError::Registration(Rejection::Malformed { .. }) => 400,
             JobManagerError::Registration(Rejection::IncompatibleVersion { .. }) => 409,
-            JobManagerError::Rest(e) => e.status(),
+            JobManagerError::Rest(e) | JobManagerError::Rpc(e) => e.status(),
             JobManagerError::DuplicateJob { .. }
             | JobManagerError::InvalidConfig { .. }
             | JobManagerError::BlobStore(_)

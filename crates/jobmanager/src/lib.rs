@@ -11,11 +11,12 @@
 //! request id), plus the web UI's static files and `GET /metrics`.
 //!
 //! It also owns the cluster's [`ResourceManager`] (SPEC A1, A2, A6):
-//! TaskManager processes (`runnel-taskmanager`) register over REST
-//! (`POST /taskmanagers`), heartbeat (`POST /taskmanagers/{id}/heartbeat`) and
-//! are declared lost when silent for longer than the heartbeat timeout; the
-//! overview and `/taskmanagers` report them with their slots. A
-//! [`standalone`] JobManager is a process that runs only this.
+//! TaskManager processes (`runnel-taskmanager`) register on the JobManager's
+//! RPC endpoint ([`rpc_routes`]: `POST /taskmanagers`), heartbeat
+//! (`POST /taskmanagers/{id}/heartbeat`) and are declared lost when silent
+//! for longer than the heartbeat timeout; the overview and `/taskmanagers`
+//! report them with their slots. A [`standalone`] JobManager is a process
+//! that runs only this.
 //!
 //! And it runs jobs on the standalone cluster ([`cluster`],
 //! `docs/design/cluster-jobs.md`): a job binary submitted with `POST /jobs`
@@ -33,8 +34,10 @@
 //!   requests on their own threads and remembers their outcome by request id;
 //!   it owns the [`ResourceManager`], a pure state machine it feeds with its
 //!   clock's time, and logs its decisions;
-//! - the [`JobManagerEndpoint`] serves the routes and runs a ticker thread
-//!   that declares silent TaskManagers lost without waiting for a request;
+//! - the [`JobManagerEndpoint`] serves the REST routes (and, for a
+//!   standalone JobManager, the RPC routes on their own listener) and runs a
+//!   ticker thread that declares silent TaskManagers lost without waiting for
+//!   a request;
 //! - `view` maps a status snapshot to Flink's JSON shapes with pure functions
 //!   (no locks, no clock: `now` is an argument), so every shape is unit-tested
 //!   from hand-built snapshots;
@@ -79,7 +82,7 @@ pub use dispatcher::{Dispatcher, DispatcherConfig};
 pub use endpoint::JobManagerEndpoint;
 pub use error::JobManagerError;
 pub use handle::{JobHandle, LocalJob};
-pub use handlers::routes;
+pub use handlers::{routes, rpc_routes};
 pub use ids::vertex_id;
 pub use prometheus::{prometheus_registry, scrape};
 pub use resource_manager::ResourceManager;

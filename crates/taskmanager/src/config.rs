@@ -20,7 +20,7 @@ const MAX_SLOTS: u32 = 4096;
 /// use runnel_taskmanager::TaskManagerConfig;
 ///
 /// let config = TaskManagerConfig {
-///     jobmanager: "10.0.0.2:8081".parse().unwrap(),
+///     jobmanager: "10.0.0.2:6123".parse().unwrap(),
 ///     slots: 4,
 ///     ..TaskManagerConfig::default()
 /// };
@@ -28,8 +28,10 @@ const MAX_SLOTS: u32 = 4096;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskManagerConfig {
-    /// The JobManager's REST address (`127.0.0.1:8081` by default, Flink's
-    /// `rest.port`).
+    /// The JobManager's RPC address (Flink's `jobmanager.rpc.address` and
+    /// `jobmanager.rpc.port`, `127.0.0.1:6123` by default): registration,
+    /// heartbeats and job binaries go there, and the job processes it starts
+    /// report there.
     pub jobmanager: SocketAddr,
     /// Task slots offered (Flink's `taskmanager.numberOfTaskSlots`, 1 by
     /// default), 1 to 4096.
@@ -59,7 +61,7 @@ pub struct TaskManagerConfig {
 impl Default for TaskManagerConfig {
     fn default() -> Self {
         TaskManagerConfig {
-            jobmanager: SocketAddr::from((Ipv4Addr::LOCALHOST, 8081)),
+            jobmanager: SocketAddr::from((Ipv4Addr::LOCALHOST, 6123)),
             slots: 1,
             data_address: None,
             id: None,

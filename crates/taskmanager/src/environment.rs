@@ -109,7 +109,7 @@ pub(crate) mod tests {
     #[test]
     fn the_environment_is_the_deployments() {
         let mut d = deployment("j1", 2, "ab", &[]);
-        let jm = "10.0.0.2:8081".parse().unwrap();
+        let jm = "10.0.0.2:6123".parse().unwrap();
         let names =
             |env: Vec<(&'static str, String)>| env.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
         assert_eq!(
@@ -133,7 +133,7 @@ pub(crate) mod tests {
         let value = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         let table = [
             ("RUNNEL_EXECUTION_MODE", "local"),
-            ("RUNNEL_JOBMANAGER", "10.0.0.2:8081"),
+            ("RUNNEL_JOBMANAGER", "10.0.0.2:6123"),
             ("RUNNEL_CLUSTER_JOB", "j1"),
             ("RUNNEL_CLUSTER_ATTEMPT", "2"),
             ("RUNNEL_PARALLELISM", "4"),
@@ -155,7 +155,7 @@ pub(crate) mod tests {
     fn inherited_settings_the_deployment_does_not_make_are_removed() {
         let mut d = deployment("j1", 1, "ab", &["a", "b c"]);
         d.savepoint_path = Some("/sp".into());
-        let jm = "10.0.0.2:8081".parse().unwrap();
+        let jm = "10.0.0.2:6123".parse().unwrap();
         let c = command(
             Path::new("/bin/true"),
             &d,

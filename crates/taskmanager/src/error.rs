@@ -30,7 +30,7 @@ pub enum TaskManagerError {
     /// The JobManager runs another major or minor version of Runnel (`409`).
     #[error("the JobManager at {jobmanager} refused this TaskManager: {message}")]
     IncompatibleVersion {
-        /// The JobManager's REST address.
+        /// The JobManager's RPC address.
         jobmanager: SocketAddr,
         /// The JobManager's reason, naming both versions.
         message: String,
@@ -40,7 +40,7 @@ pub enum TaskManagerError {
     /// registration, …) or with something that is not the protocol's answer.
     #[error("the JobManager at {jobmanager} refused TaskManager {id} (HTTP {status}): {message}")]
     Refused {
-        /// The JobManager's REST address.
+        /// The JobManager's RPC address.
         jobmanager: SocketAddr,
         /// This TaskManager's id.
         id: String,
@@ -55,7 +55,7 @@ pub enum TaskManagerError {
          {} s: {last_error}", timeout.as_secs_f64()
     )]
     RegistrationTimeout {
-        /// The JobManager's REST address.
+        /// The JobManager's RPC address.
         jobmanager: SocketAddr,
         /// This TaskManager's id.
         id: String,

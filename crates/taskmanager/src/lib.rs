@@ -3,7 +3,7 @@
 //!
 //! What it owns now: this process's membership in the cluster. A
 //! [`TaskManager`] registers with the JobManager's ResourceManager
-//! (`POST /taskmanagers` on the JobManager's REST address) with its id, the
+//! (`POST /taskmanagers` on the JobManager's RPC address) with its id, the
 //! address it will serve data on, its task slots, its machine and its Runnel
 //! version; then it heartbeats at the interval the JobManager answered, so
 //! the JobManager can tell it is alive and declare it lost when it falls
@@ -48,7 +48,7 @@
 //!
 //! static STOP: AtomicBool = AtomicBool::new(false); // set by a Ctrl-C handler
 //! let config = TaskManagerConfig {
-//!     jobmanager: "10.0.0.2:8081".parse().unwrap(),
+//!     jobmanager: "10.0.0.2:6123".parse().unwrap(),
 //!     slots: 4,
 //!     ..TaskManagerConfig::default()
 //! };

@@ -279,7 +279,7 @@ mod tests {
     use std::time::Instant;
 
     fn processes() -> Processes {
-        let jm = "127.0.0.1:8081".parse().unwrap();
+        let jm = "127.0.0.1:6123".parse().unwrap();
         Processes::new(None, "unit", jm, None, Ipv4Addr::LOCALHOST.into()).unwrap()
     }
 

@@ -209,7 +209,7 @@ mod tests {
     /// A session of 1 s registration timeout started at `t0`.
     fn session(t0: Instant) -> Session {
         let (s, step) = Session::new(
-            "127.0.0.1:8081".parse().unwrap(),
+            "127.0.0.1:6123".parse().unwrap(),
             "tm-1".into(),
             1_000 * MS,
             t0,
@@ -301,7 +301,7 @@ mod tests {
         let t0 = Instant::now();
         let refused = || {
             Outcome::Refused(TaskManagerError::IncompatibleVersion {
-                jobmanager: "127.0.0.1:8081".parse().unwrap(),
+                jobmanager: "127.0.0.1:6123".parse().unwrap(),
                 message: "incompatible TaskManager version".into(),
             })
         };

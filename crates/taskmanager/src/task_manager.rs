@@ -30,7 +30,7 @@ use std::time::Instant;
 /// use runnel_taskmanager::{TaskManager, TaskManagerConfig};
 ///
 /// let tm = TaskManager::start(TaskManagerConfig {
-///     jobmanager: "10.0.0.2:8081".parse().unwrap(),
+///     jobmanager: "10.0.0.2:6123".parse().unwrap(),
 ///     slots: 4,
 ///     ..TaskManagerConfig::default()
 /// })?;
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn the_data_address_is_the_configured_one_or_the_route_to_the_jobmanager() {
-        let jm: SocketAddr = "127.0.0.1:8081".parse().unwrap();
+        let jm: SocketAddr = "127.0.0.1:6123".parse().unwrap();
         let table = [
             (Some("10.0.0.5:6121"), "10.0.0.5:6121"),
             (Some("0.0.0.0:6121"), "127.0.0.1:6121"),

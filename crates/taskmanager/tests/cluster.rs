@@ -1,6 +1,7 @@
 //! A standalone JobManager and TaskManagers in one test process, talking over
 //! real sockets on 127.0.0.1: registration, heartbeats, loss, late
-//! JobManagers, refusals.
+//! JobManagers, refusals. TaskManagers talk to the JobManager's RPC endpoint;
+//! the tests read its REST API.
 
 use runnel_jobmanager::resource_manager::VERSION;
 use runnel_jobmanager::standalone::{self, StandaloneConfig};
@@ -26,10 +27,12 @@ fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-/// A standalone JobManager on `address` with short heartbeats.
-fn jobmanager_on(address: SocketAddr) -> JobManagerEndpoint {
+/// A standalone JobManager with its RPC endpoint on `rpc` (REST on a free
+/// port) and short heartbeats.
+fn jobmanager_on(rpc: SocketAddr) -> JobManagerEndpoint {
     standalone::start(StandaloneConfig {
-        rest: rest(address),
+        rest: rest(loopback()),
+        rpc: rest(rpc),
         heartbeat_interval: INTERVAL,
         heartbeat_timeout: TIMEOUT,
         // The test jobs are scripts that never report: a cancel kills them.
@@ -37,6 +40,11 @@ fn jobmanager_on(address: SocketAddr) -> JobManagerEndpoint {
         ..StandaloneConfig::default()
     })
     .expect("the JobManager starts")
+}
+
+/// The RPC address of `jm`, which TaskManagers join.
+fn rpc(jm: &JobManagerEndpoint) -> SocketAddr {
+    jm.rpc_addr().expect("a standalone JobManager serves RPC")
 }
 
 fn task_manager(jobmanager: SocketAddr, id: &str, slots: u32) -> TaskManager {
@@ -111,8 +119,8 @@ fn task_managers_register_heartbeat_and_a_silent_one_is_lost() {
     let jm = jobmanager_on(loopback());
     let addr = jm.local_addr();
     assert_eq!(listed(addr), [], "a standalone JobManager has no `local`");
-    let a = task_manager(addr, "tm-a", 4);
-    let b = task_manager(addr, "tm-b", 2);
+    let a = task_manager(rpc(&jm), "tm-a", 4);
+    let b = task_manager(rpc(&jm), "tm-b", 2);
     wait_for("both TaskManagers to register", || listed(addr).len() == 2);
     let mut all = listed(addr);
     all.sort();
@@ -176,16 +184,16 @@ fn a_task_manager_started_first_registers_once_the_jobmanager_is_up() {
 #[test]
 fn a_restarted_jobmanager_gets_the_task_manager_back() {
     let mut first = jobmanager_on(loopback());
-    let address = first.local_addr();
+    let address = rpc(&first);
     let tm = task_manager(address, "tm-1", 2);
-    wait_for("the registration", || ids(address) == ["tm-1"]);
+    wait_for("the registration", || ids(first.local_addr()) == ["tm-1"]);
     first.shutdown();
-    // A new JobManager on the same address knows nothing of tm-1: its next
-    // heartbeat is answered 404 and it registers again.
+    // A new JobManager on the same RPC address knows nothing of tm-1: its
+    // next heartbeat is answered 404 and it registers again.
     let second = jobmanager_on(address);
     assert_eq!(second.dispatcher().task_managers().len(), 0);
     wait_for("the registration with the new JobManager", || {
-        ids(address) == ["tm-1"]
+        ids(second.local_addr()) == ["tm-1"]
     });
     assert!(!tm.is_finished());
 }
@@ -193,9 +201,9 @@ fn a_restarted_jobmanager_gets_the_task_manager_back() {
 #[test]
 fn an_incompatible_version_is_refused_with_409_and_the_task_manager_stops() {
     let jm = jobmanager_on(loopback());
-    let addr = jm.local_addr();
+    let (addr, rpc) = (jm.local_addr(), rpc(&jm));
     let (status, body) = send(
-        addr,
+        rpc,
         Method::Post,
         "/taskmanagers",
         Some(&registration("tm-old", "99.3.0")),
@@ -214,7 +222,7 @@ fn an_incompatible_version_is_refused_with_409_and_the_task_manager_stops() {
         body["version"] = json!("99.3.0");
         let forwarded = body.to_string();
         match client::request(
-            addr,
+            rpc,
             Method::Post,
             "/taskmanagers",
             Some(("application/json", forwarded.as_bytes())),
@@ -246,9 +254,9 @@ fn an_incompatible_version_is_refused_with_409_and_the_task_manager_stops() {
 #[test]
 fn malformed_registrations_are_400_and_change_nothing() {
     let jm = jobmanager_on(loopback());
-    let addr = jm.local_addr();
-    let a = task_manager(addr, "tm-a", 4);
-    let b = task_manager(addr, "tm-b", 2);
+    let (addr, rpc) = (jm.local_addr(), rpc(&jm));
+    let a = task_manager(rpc, "tm-a", 4);
+    let b = task_manager(rpc, "tm-b", 2);
     wait_for("both TaskManagers to register", || listed(addr).len() == 2);
     let before = {
         let mut l = listed(addr);
@@ -270,12 +278,12 @@ fn malformed_registrations_are_400_and_change_nothing() {
         registration("tm-a", VERSION).replace("\"cpuCores\":2", "\"cpuCores\":0"),
     ];
     for body in &bad {
-        let (status, answer) = send(addr, Method::Post, "/taskmanagers", Some(body));
+        let (status, answer) = send(rpc, Method::Post, "/taskmanagers", Some(body));
         assert_eq!(status, 400, "{body}: {answer}");
         assert!(answer["errors"][0].is_string(), "{answer}");
     }
     let (status, _) = send(
-        addr,
+        rpc,
         Method::Post,
         "/taskmanagers/tm-a/heartbeat",
         Some(r#"{"freeSlots": 99}"#),
@@ -319,6 +327,10 @@ fn a_jobmanager_with_a_token_refuses_task_managers_without_it() {
             bearer_token: Some("s3cret".into()),
             ..rest(loopback())
         },
+        rpc: RestConfig {
+            bearer_token: Some("s3cret".into()),
+            ..rest(loopback())
+        },
         heartbeat_interval: INTERVAL,
         heartbeat_timeout: TIMEOUT,
         // The test jobs are scripts that never report: a cancel kills them.
@@ -326,7 +338,7 @@ fn a_jobmanager_with_a_token_refuses_task_managers_without_it() {
         ..StandaloneConfig::default()
     })
     .expect("the JobManager starts");
-    let addr = jm.local_addr();
+    let addr = rpc(&jm);
     let without = task_manager(addr, "tm-x", 1);
     let err = without.wait().expect_err("401 is fatal");
     assert!(
@@ -352,7 +364,7 @@ fn run_returns_when_told_to_stop() {
     let jm = jobmanager_on(loopback());
     let dispatcher: Arc<Dispatcher> = Arc::clone(jm.dispatcher());
     let config = TaskManagerConfig {
-        jobmanager: jm.local_addr(),
+        jobmanager: rpc(&jm),
         id: Some("tm-run".into()),
         ..TaskManagerConfig::default()
     };
@@ -365,9 +377,9 @@ fn run_returns_when_told_to_stop() {
 fn a_job_spreads_over_two_task_managers_as_one_process_each_and_a_cancel_kills_both() {
     let jm = jobmanager_on(loopback());
     let addr = jm.local_addr();
-    let a = task_manager(addr, "tm-a", 1);
+    let a = task_manager(rpc(&jm), "tm-a", 1);
     wait_for("tm-a to register", || ids(addr) == ["tm-a"]);
-    let b = task_manager(addr, "tm-b", 1);
+    let b = task_manager(rpc(&jm), "tm-b", 1);
     wait_for("tm-b to register", || listed(addr).len() == 2);
     let out = std::env::temp_dir().join(format!("runnel-spread-{}", std::process::id()));
     std::fs::create_dir_all(&out).expect("an output directory");

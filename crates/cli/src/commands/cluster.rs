@@ -1,7 +1,8 @@
 //! `runnel jobmanager` and `runnel taskmanager`: the processes of a standalone
 //! cluster. Both run in the foreground until Ctrl-C (or SIGTERM through the
-//! same handler); the JobManager serves the REST API, the web UI and the
-//! TaskManager protocol, TaskManagers register with it and heartbeat.
+//! same handler); the JobManager serves the REST API and the web UI on its
+//! REST port and the TaskManager protocol on its RPC port, TaskManagers
+//! register there and heartbeat.
 
 use crate::args::{JobManagerProcessArgs, TaskManagerProcessArgs};
 use anyhow::{Result, anyhow};
@@ -41,6 +42,23 @@ fn interrupted() -> Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
+/// `host:port`, with an IPv6 literal in brackets.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Where a listener binds, and whether that may be another than loopback
+/// (only when its host was set: the default is loopback).
+fn listen(host: &str, port: u16, what: &str) -> Result<(SocketAddr, bool)> {
+    let address = resolve(&host_port(host, port), what)?;
+    let loopback = matches!(host, "127.0.0.1" | "::1" | "[::1]" | "localhost");
+    Ok((address, !loopback))
+}
+
 fn resolve(address: &str, what: &str) -> Result<SocketAddr> {
     address
         .to_socket_addrs()
@@ -57,8 +75,13 @@ pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| config.rest.bind_address.clone());
     let port = args.port.unwrap_or(config.rest.port);
-    let address = resolve(&format!("{host}:{port}"), "the REST address")?;
-    let loopback = matches!(host.as_str(), "127.0.0.1" | "::1" | "localhost");
+    let (address, allow_non_loopback) = listen(&host, port, "the REST address")?;
+    let rpc_host = args
+        .rpc_address
+        .clone()
+        .unwrap_or_else(|| config.cluster.rpc_address.clone());
+    let rpc_port = args.rpc_port.unwrap_or(config.cluster.rpc_port);
+    let (rpc_address, rpc_non_loopback) = listen(&rpc_host, rpc_port, "the RPC address")?;
     let (max_restarts, restart_delay) = config.cluster_job_restarts().map_err(|e| {
         let file = args.config.clone().or_else(Configuration::file_from_env);
         match file {
@@ -69,9 +92,15 @@ pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
     let standalone = StandaloneConfig {
         rest: runnel_rest::RestConfig {
             address,
-            allow_non_loopback: !loopback,
+            allow_non_loopback,
             bearer_token: config.rest.bearer_token.clone(),
             ..runnel_rest::RestConfig::default()
+        },
+        rpc: runnel_rest::RestConfig {
+            address: rpc_address,
+            allow_non_loopback: rpc_non_loopback,
+            bearer_token: config.rest.bearer_token.clone(),
+            ..StandaloneConfig::default().rpc
         },
         heartbeat_interval: config.cluster.heartbeat_interval,
         heartbeat_timeout: config.cluster.heartbeat_timeout,
@@ -88,6 +117,9 @@ pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
         "JobManager: REST API and web UI on http://{}/",
         endpoint.local_addr()
     ));
+    if let Some(rpc) = endpoint.rpc_addr() {
+        say(format_args!("JobManager: RPC (TaskManagers) on {rpc}"));
+    }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -99,8 +131,15 @@ pub(crate) fn jobmanager(args: &JobManagerProcessArgs) -> Result<ExitCode> {
 /// Runs a TaskManager until interrupted or until it fails for good.
 pub(crate) fn taskmanager(args: &TaskManagerProcessArgs) -> Result<ExitCode> {
     let config = configuration(args.config.as_deref())?;
+    let (jobmanager, what) = match &args.jobmanager {
+        Some(address) => (address.clone(), "--jobmanager"),
+        None => (
+            host_port(&config.cluster.rpc_address, config.cluster.rpc_port),
+            "jobmanager.rpc.address",
+        ),
+    };
     let tm_config = TaskManagerConfig {
-        jobmanager: resolve(&args.jobmanager, "--jobmanager")?,
+        jobmanager: resolve(&jobmanager, what)?,
         slots: args.slots.unwrap_or(config.cluster.taskmanager_slots),
         bearer_token: args
             .token
@@ -114,7 +153,7 @@ pub(crate) fn taskmanager(args: &TaskManagerProcessArgs) -> Result<ExitCode> {
     say(format_args!(
         "TaskManager {} with {slots} slot(s) registering with the JobManager at {}",
         tm.id(),
-        args.jobmanager
+        jobmanager
     ));
     let mut announced = false;
     while !tm.is_finished() {

@@ -2,9 +2,10 @@
 //! and fake job processes (status reports) driven by hand, with a manual clock.
 
 use super::blob_key;
+use crate::handlers::all_routes;
 use crate::resource_manager::VERSION;
 use crate::view::tests::status as report_of;
-use crate::{Dispatcher, DispatcherConfig, routes};
+use crate::{Dispatcher, DispatcherConfig};
 use runnel_rest::{Method, Request, Router};
 use runnel_runtime::clock::ManualClock;
 use runnel_runtime::status::{CheckpointRecord, CheckpointState, JobState};
@@ -57,7 +58,7 @@ fn cluster_with(config: DispatcherConfig) -> Cluster {
     let clock = Arc::new(ManualClock::new(10_000));
     let d = Dispatcher::with_config(config).with_clock(clock.clone());
     Cluster {
-        router: routes(Arc::new(d)),
+        router: all_routes(Arc::new(d)),
         clock,
     }
 }

@@ -1,4 +1,4 @@
-//! The REST API's routes: thin handlers that look a job up in the
+//! The REST API's and the RPC endpoint's routes: thin handlers that look a job up in the
 //! [`Dispatcher`], take a snapshot, map it with `view` and answer.
 //!
 //! Every handler answers errors in Flink's shape, `{"errors": ["…"]}`: an
@@ -18,21 +18,20 @@ use runnel_rest::{Request, Response, Router};
 use runnel_runtime::status::{JobStatus, VertexStatus};
 use std::sync::Arc;
 
-/// The API's routes over `dispatcher` (without the web UI's files; the
+/// The REST API's routes over `dispatcher` (without the web UI's files; the
 /// [`JobManagerEndpoint`](crate::JobManagerEndpoint) adds them):
 ///
 /// | Method | Path |
 /// |---|---|
 /// | GET | `/config`, `/overview`, `/taskmanagers`, `/taskmanagers/:id`, `/metrics` |
 /// | GET | `/jobs`, `/jobs/overview`, `/jobs/:jobid`, `…/plan`, `…/exceptions`, `…/checkpoints`, `…/metrics` |
+/// | POST | `/jobs` (submission) |
 /// | PATCH | `/jobs/:jobid?mode=cancel` |
 /// | POST | `/jobs/:jobid/savepoints`, `/jobs/:jobid/stop` |
 /// | GET | `/jobs/:jobid/savepoints/:triggerid` |
 /// | GET | `/jobs/:jobid/vertices/:vertexid/backpressure`, `…/metrics` |
-/// | POST | `/taskmanagers` (registration), `/taskmanagers/:id/heartbeat` |
-/// | POST | `/jobs` (submission), `/jobs/:jobid/attempts/:attempt/status`, `…/savepoints/:requestid` |
-/// | POST, GET | `/jobs/:jobid/attempts/:attempt/leader` |
-/// | GET | `/blobs/:hash` |
+///
+/// The cluster-internal routes are [`rpc_routes`]'.
 ///
 /// ```
 /// use runnel_jobmanager::{Dispatcher, routes};
@@ -45,40 +44,52 @@ use std::sync::Arc;
 /// assert_eq!(r.body(), br#"{"errors":["Job 0123 not found."]}"#);
 /// ```
 pub fn routes(dispatcher: Arc<Dispatcher>) -> Router {
-    let d = &dispatcher;
-    Router::new()
+    rest(Router::new(), &dispatcher)
+}
+
+/// The RPC endpoint's routes over `dispatcher`: what TaskManagers and the
+/// processes of cluster jobs call, served on the JobManager's RPC port
+/// (`jobmanager.rpc.port`), not with the REST API:
+///
+/// | Method | Path |
+/// |---|---|
+/// | POST | `/taskmanagers` (registration), `/taskmanagers/:id/heartbeat` |
+/// | GET | `/blobs/:hash` |
+/// | POST | `/jobs/:jobid/attempts/:attempt/status`, `…/savepoints/:requestid` |
+/// | POST, GET | `/jobs/:jobid/attempts/:attempt/leader` |
+///
+/// ```
+/// use runnel_jobmanager::{Dispatcher, rpc_routes};
+/// use runnel_rest::{Method, Request};
+/// use std::sync::Arc;
+///
+/// let router = rpc_routes(Arc::new(Dispatcher::new()));
+/// let r = router.handle(Request::new(Method::Get, "/jobs").unwrap());
+/// assert_eq!(r.status(), 404);
+/// ```
+pub fn rpc_routes(dispatcher: Arc<Dispatcher>) -> Router {
+    rpc(Router::new(), &dispatcher)
+}
+
+/// Both [`routes`] and [`rpc_routes`] on one router, for tests that drive a
+/// whole cluster through it.
+#[cfg(test)]
+pub(crate) fn all_routes(dispatcher: Arc<Dispatcher>) -> Router {
+    rpc(rest(Router::new(), &dispatcher), &dispatcher)
+}
+
+fn rest(router: Router, d: &Arc<Dispatcher>) -> Router {
+    router
         .get("/config", with(d, cluster::config))
         .get("/overview", with(d, cluster::overview))
         .get("/taskmanagers", with(d, cluster::task_managers))
-        .post("/taskmanagers", with(d, registration::register))
         .get(
             "/taskmanagers/:taskmanagerid",
             with(d, cluster::task_manager),
         )
-        .post(
-            "/taskmanagers/:taskmanagerid/heartbeat",
-            with(d, registration::heartbeat),
-        )
         .get("/metrics", with(d, metrics::prometheus))
         .get("/jobs", with(d, jobs::list))
         .post("/jobs", with(d, cluster_jobs::submit))
-        .get("/blobs/:hash", with(d, cluster_jobs::blob))
-        .post(
-            "/jobs/:jobid/attempts/:attempt/status",
-            with(d, cluster_jobs::status),
-        )
-        .post(
-            "/jobs/:jobid/attempts/:attempt/savepoints/:requestid",
-            with(d, cluster_jobs::savepoint),
-        )
-        .post(
-            "/jobs/:jobid/attempts/:attempt/leader",
-            with(d, cluster_jobs::set_leader),
-        )
-        .get(
-            "/jobs/:jobid/attempts/:attempt/leader",
-            with(d, cluster_jobs::leader),
-        )
         .get("/jobs/overview", with(d, jobs::overview))
         .get("/jobs/:jobid", with(d, jobs::details))
         .patch("/jobs/:jobid", with(d, jobs::cancel))
@@ -99,6 +110,32 @@ pub fn routes(dispatcher: Arc<Dispatcher>) -> Router {
         .get(
             "/jobs/:jobid/vertices/:vertexid/metrics",
             with(d, metrics::vertex_metrics),
+        )
+}
+
+fn rpc(router: Router, d: &Arc<Dispatcher>) -> Router {
+    router
+        .post("/taskmanagers", with(d, registration::register))
+        .post(
+            "/taskmanagers/:taskmanagerid/heartbeat",
+            with(d, registration::heartbeat),
+        )
+        .get("/blobs/:hash", with(d, cluster_jobs::blob))
+        .post(
+            "/jobs/:jobid/attempts/:attempt/status",
+            with(d, cluster_jobs::status),
+        )
+        .post(
+            "/jobs/:jobid/attempts/:attempt/savepoints/:requestid",
+            with(d, cluster_jobs::savepoint),
+        )
+        .post(
+            "/jobs/:jobid/attempts/:attempt/leader",
+            with(d, cluster_jobs::set_leader),
+        )
+        .get(
+            "/jobs/:jobid/attempts/:attempt/leader",
+            with(d, cluster_jobs::leader),
         )
 }
 

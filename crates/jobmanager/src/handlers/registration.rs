@@ -46,8 +46,9 @@ pub(super) fn heartbeat(d: &Dispatcher, req: &Request) -> Result<Response, JobMa
 
 #[cfg(test)]
 mod tests {
+    use crate::handlers::all_routes;
     use crate::resource_manager::VERSION;
-    use crate::{Dispatcher, DispatcherConfig, routes};
+    use crate::{Dispatcher, DispatcherConfig};
     use runnel_rest::{Method, Request, Router};
     use runnel_runtime::clock::ManualClock;
     use serde_json::{Value, json};
@@ -66,7 +67,7 @@ mod tests {
             ..DispatcherConfig::default()
         })
         .with_clock(clock.clone());
-        (routes(Arc::new(d)), clock)
+        (all_routes(Arc::new(d)), clock)
     }
 
     fn call(router: &Router, method: Method, target: &str, body: &str) -> (u16, Value) {
