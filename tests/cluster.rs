@@ -170,9 +170,21 @@ impl Cluster {
         assert_ne!(rpc, addr);
         let tms = slots
             .iter()
-            .map(|n| {
+            .enumerate()
+            .map(|(i, n)| {
                 let rpc = rpc.to_string();
-                let (p, line) = start(runnel(&["taskmanager", "-m", &rpc, "--slots", n]));
+                // In the scratch directory: a killed TaskManager cannot
+                // remove its working directory itself.
+                let workdir = base.join(format!("tm-{i}"));
+                let (p, line) = start(runnel(&[
+                    "taskmanager",
+                    "-m",
+                    &rpc,
+                    "--slots",
+                    n,
+                    "--working-dir",
+                    workdir.to_str().unwrap(),
+                ]));
                 let id = line.split_whitespace().nth(1).unwrap().to_string();
                 (p, id)
             })
@@ -453,8 +465,10 @@ fn task_managers_join_on_the_rpc_port_and_clients_use_the_rest_port() {
     std::fs::write(
         &file,
         format!(
-            "jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {}\n",
-            rpc.port()
+            "jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {}\n\
+             process.taskmanager.working-dir: {}\n",
+            rpc.port(),
+            cluster.base.join("tm-from-file").display()
         ),
     )
     .unwrap();
@@ -562,17 +576,11 @@ fn a_spread_job_cancels_gracefully_in_every_process() {
     assert!(started.elapsed() < Duration::from_secs(20));
     // The job master's process returned from `execute` with the cancellation
     // (a killed process would have written nothing).
-    let logs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            cluster
-                .tms
-                .iter()
-                .any(|(_, tm)| name.starts_with(&format!("runnel-taskmanager-{tm}-")))
+    let logs: Vec<String> = (0..2)
+        .filter_map(|i| {
+            let log = cluster.base.join(format!("tm-{i}/{id}-1.log"));
+            std::fs::read_to_string(log).ok()
         })
-        .filter_map(|e| std::fs::read_to_string(e.path().join(format!("{id}-1.log"))).ok())
         .collect();
     assert_eq!(logs.len(), 2, "one log per process");
     assert!(logs.iter().any(|l| l.contains("was cancelled")), "{logs:?}");

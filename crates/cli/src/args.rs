@@ -134,6 +134,10 @@ pub(crate) struct TaskManagerProcessArgs {
     /// The JobManager's bearer token (rest.bearer-token)
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// Where to cache job binaries and write attempt logs
+    /// (process.taskmanager.working-dir; default: a temporary directory)
+    #[arg(long, value_name = "DIR")]
+    pub working_dir: Option<PathBuf>,
 }
 
 /// `runnel run`.

@@ -38,6 +38,10 @@ pub struct ClusterConfig {
     /// `blob.storage.directory`: where the JobManager keeps submitted job
     /// binaries; `None` (the default) keeps them in its memory.
     pub blob_dir: Option<PathBuf>,
+    /// `process.taskmanager.working-dir`: where a TaskManager caches job
+    /// binaries and writes its attempts' logs; `None` (the default): a fresh
+    /// temporary directory removed when it stops.
+    pub taskmanager_working_dir: Option<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -51,6 +55,7 @@ impl Default for ClusterConfig {
             evenly_spread_out_slots: false,
             cancellation_timeout: Duration::from_secs(30),
             blob_dir: None,
+            taskmanager_working_dir: None,
         }
     }
 }
@@ -128,19 +133,24 @@ pub(crate) fn parse(
             .ok_or("true or false")
             .map(|b| cluster.evenly_spread_out_slots = b),
         "task.cancellation.timeout" => duration().map(|d| cluster.cancellation_timeout = d),
-        "blob.storage.directory" => {
-            let v = v.trim();
-            let v = v.strip_prefix("file://").unwrap_or(v);
-            if v.is_empty() {
-                Err("a directory")
-            } else {
-                cluster.blob_dir = Some(PathBuf::from(v));
-                Ok(())
-            }
+        "blob.storage.directory" => directory(v).map(|d| cluster.blob_dir = Some(d)),
+        "process.taskmanager.working-dir" => {
+            directory(v).map(|d| cluster.taskmanager_working_dir = Some(d))
         }
         _ => return None,
     };
     Some(result)
+}
+
+/// A directory value (`file://` allowed).
+fn directory(v: &str) -> Result<PathBuf, &'static str> {
+    let v = v.trim();
+    let v = v.strip_prefix("file://").unwrap_or(v);
+    if v.is_empty() {
+        Err("a directory")
+    } else {
+        Ok(PathBuf::from(v))
+    }
 }
 
 #[cfg(test)]
@@ -196,10 +206,16 @@ mod tests {
             "restart-strategy.fixed-delay.attempts: 5\n\
              restart-strategy.fixed-delay.delay: 250 ms\n\
              task.cancellation.timeout: 3 min\n\
-             blob.storage.directory: /var/lib/runnel/blobs\n",
+             blob.storage.directory: /var/lib/runnel/blobs\n\
+             process.taskmanager.working-dir: file:///var/lib/runnel/tm\n",
             "jm.yaml",
         )
         .unwrap();
+        assert_eq!(
+            c.cluster.taskmanager_working_dir,
+            Some(PathBuf::from("/var/lib/runnel/tm"))
+        );
+        assert_eq!(none.cluster.taskmanager_working_dir, None);
         assert_eq!(
             c.cluster_job_restarts(),
             Ok((5, Duration::from_millis(250)))

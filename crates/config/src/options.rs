@@ -409,6 +409,12 @@ pub const OPTIONS: &[ConfigOption] = &[
         default: "",
         description: "Directory where the standalone JobManager keeps the job binaries submitted to it; unset: in its memory.",
     },
+    ConfigOption {
+        key: "process.taskmanager.working-dir",
+        kind: ValueKind::Path,
+        default: "",
+        description: "Directory where a TaskManager caches job binaries and writes its attempts' logs; unset: a fresh temporary directory removed when it stops.",
+    },
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static ConfigOption> {

@@ -145,6 +145,10 @@ pub(crate) fn taskmanager(args: &TaskManagerProcessArgs) -> Result<ExitCode> {
             .token
             .clone()
             .or_else(|| config.rest.bearer_token.clone()),
+        working_dir: args
+            .working_dir
+            .clone()
+            .or_else(|| config.cluster.taskmanager_working_dir.clone()),
         ..TaskManagerConfig::default()
     };
     let stop = interrupted()?;
