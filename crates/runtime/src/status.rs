@@ -586,6 +586,15 @@ impl JobStatusBoard {
     /// last sample.
     pub(crate) fn sample(&self, every: Duration) {
         let mut board = self.board();
+        let now = Instant::now();
+        // Called at every tick of the job master: most calls have nothing due.
+        if !board
+            .probes
+            .iter()
+            .any(|p| now.duration_since(p.last.0) >= every)
+        {
+            return;
+        }
         let records: Vec<(u64, u64)> = board
             .probes
             .iter()
@@ -599,7 +608,6 @@ impl JobStatusBoard {
             remote_buffers,
             ..
         } = &mut *board;
-        let now = Instant::now();
         let mut buffers: Option<HashMap<(JobVertexId, u32), BufferUsage>> = None;
         for (p, records) in probes.iter_mut().zip(records) {
             let elapsed = now.duration_since(p.last.0);
