@@ -10,6 +10,7 @@ use runnel_checkpoint::{
     restore::JobOperator, storage_for,
 };
 use runnel_config::S3Config;
+use runnel_types::content_hash::fnv1a_64;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -159,14 +160,7 @@ pub(crate) fn topology(job: &ExecutableJob) -> u64 {
             e.source.0, e.target.0, e.partitioner
         ));
     }
-    fnv1a(text.as_bytes())
-}
-
-/// FNV-1a 64 of `bytes`.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    fnv1a_64(text.as_bytes())
 }
 
 /// The `s3.*` settings as the checkpoint storage takes them.

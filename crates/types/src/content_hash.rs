@@ -1,8 +1,26 @@
-//! The content hash naming a job binary in the blob store: FNV-1a 128 as
-//! 32 lower-case hex digits. Shared by the JobManager (which stores blobs
-//! under it) and TaskManagers (which check what they fetched against it).
-//! Not cryptographic: it names and dedupes binaries; the REST token
-//! authenticates them.
+//! Stable content hashes (FNV-1a), the same in every process and build:
+//! the blob key naming a job binary in the blob store (FNV-1a 128 as 32
+//! lower-case hex digits; the JobManager stores blobs under it, TaskManagers
+//! check what they fetched against it) and the 64-bit fingerprints of plans
+//! and ids. Not cryptographic: they name and dedupe; the REST token
+//! authenticates.
+
+/// FNV-1a 64's offset basis: where [`fnv1a_64_extend`] starts.
+pub const FNV64_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV64_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Continues the FNV-1a 64-bit hash `h` over `bytes` (start from
+/// [`FNV64_OFFSET`], or another seed for an independent hash).
+pub fn fnv1a_64_extend(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(FNV64_PRIME))
+}
+
+/// The FNV-1a 64-bit hash of `bytes`.
+pub fn fnv1a_64(bytes: &[u8]) -> u64 {
+    fnv1a_64_extend(FNV64_OFFSET, bytes)
+}
 
 const FNV128_OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
 const FNV128_PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
@@ -39,5 +57,16 @@ mod tests {
         for (bytes, hex) in table {
             assert_eq!(blob_key(bytes), hex, "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn fnv1a_64_matches_the_reference_vectors_and_extends() {
+        assert_eq!(fnv1a_64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a_64(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(
+            fnv1a_64_extend(fnv1a_64(b"foo"), b"bar"),
+            fnv1a_64(b"foobar")
+        );
     }
 }

@@ -189,7 +189,7 @@ pub(crate) fn plan_fingerprint(job: &ExecutableJob) -> u64 {
         "{:?}|{:?}|{:?}",
         job.plan.stream_graph, job.plan.job_graph, job.plan.execution_graph
     );
-    crate::restoring::fnv1a(text.as_bytes())
+    runnel_types::content_hash::fnv1a_64(text.as_bytes())
 }
 
 #[cfg(test)]
