@@ -292,6 +292,15 @@ fn slot(offer: &Offer, index: usize) -> SlotId {
     }
 }
 
+/// `tm:indices` of each process of a placement, for compact assertions.
+#[cfg(test)]
+pub(crate) fn placed(processes: &[ProcessSlots]) -> Vec<String> {
+    processes
+        .iter()
+        .map(|p| format!("{}:{:?}", p.task_manager, p.slot_indices))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,14 +382,6 @@ mod tests {
         assert_eq!(t.free_total(), 3);
         assert!(t.release("j1").is_empty());
         assert!(t.remove(&tm("gone")).is_empty());
-    }
-
-    /// `tm:indices` of each process, for compact assertions.
-    fn placed(processes: &[ProcessSlots]) -> Vec<String> {
-        processes
-            .iter()
-            .map(|p| format!("{}:{:?}", p.task_manager, p.slot_indices))
-            .collect()
     }
 
     #[test]

@@ -1,4 +1,5 @@
 use super::*;
+use slots::placed;
 
 const TIMEOUT_MS: i64 = 50_000;
 
@@ -192,14 +193,6 @@ fn a_lost_task_manager_names_its_jobs_and_how_long_it_was_silent() {
     assert_eq!(b.free_slots, 1);
     assert_eq!(b.allocated.len(), 1);
     assert_eq!(b.allocated[0].1, "job-2");
-}
-
-/// `tm:indices` of each process of a placement.
-fn placed(processes: &[ProcessSlots]) -> Vec<String> {
-    processes
-        .iter()
-        .map(|p| format!("{}:{:?}", p.task_manager, p.slot_indices))
-        .collect()
 }
 
 #[test]
