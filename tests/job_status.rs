@@ -2,6 +2,9 @@
 //! API and the web UI): states and their history, vertices with records,
 //! failures, checkpoints, and busy/idle/backpressured time per subtask.
 
+mod common;
+
+use common::start_slow_sink_job;
 use runnel::prelude::*;
 use runnel::runtime::status::{CheckpointState, JobState, SubtaskState};
 use std::time::{Duration, Instant};
@@ -105,15 +108,7 @@ fn a_finished_job_reports_its_states_records_and_checkpoints() {
 
 #[test]
 fn a_slow_sink_backpressures_its_upstream_and_idles_nobody() {
-    let env = StreamExecutionEnvironment::with_config(Configuration::default());
-    env.set_parallelism(1);
-    env.from_sequence(1, u64::MAX)
-        .map(|x: u64| x)
-        .name("Fast")
-        .rebalance()
-        .add_sink(|_: u64| std::thread::sleep(Duration::from_micros(200)))
-        .name("Slow Sink");
-    let client = env.execute_async("backpressure").unwrap();
+    let client = start_slow_sink_job("backpressure");
     let board = client.status_board();
     wait_until("the upstream to report backpressure", || {
         let s = board.snapshot();

@@ -3,23 +3,17 @@
 
 #[path = "rest_support/mod.rs"]
 mod common;
+#[path = "common/mod.rs"]
+mod jobs;
 
 use common::{get, serve, wait_for, wait_for_state};
+use jobs::start_slow_sink_job;
 use runnel::api::StreamExecutionEnvironment;
 use runnel::rest::{Method, client};
-use std::time::Duration;
 
 #[test]
 fn a_slow_sink_makes_its_upstream_report_high_backpressure() {
-    let env = StreamExecutionEnvironment::local();
-    env.set_parallelism(1);
-    env.from_sequence(1, u64::MAX)
-        .map(|x: u64| x)
-        .name("Fast")
-        .rebalance()
-        .add_sink(|_: u64| std::thread::sleep(Duration::from_micros(200)))
-        .name("Slow Sink");
-    let client = env.execute_async("Backpressured").unwrap();
+    let client = start_slow_sink_job("Backpressured");
     let jid = client.job_id().to_string();
     let endpoint = serve(&client);
     let addr = endpoint.local_addr();

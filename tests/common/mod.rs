@@ -297,3 +297,18 @@ pub fn committed_lines(base: &std::path::Path) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// A job whose sink takes 200 µs a record behind a fast chained source and a
+/// rebalance: the upstream task is backpressured, the sink busy. Started;
+/// cancel it when done.
+pub fn start_slow_sink_job(name: &str) -> runnel::runtime::JobClient {
+    let env = StreamExecutionEnvironment::local();
+    env.set_parallelism(1);
+    env.from_sequence(1, u64::MAX)
+        .map(|x: u64| x)
+        .name("Fast")
+        .rebalance()
+        .add_sink(|_: u64| std::thread::sleep(std::time::Duration::from_micros(200)))
+        .name("Slow Sink");
+    env.execute_async(name).unwrap()
+}
